@@ -1,0 +1,206 @@
+"""Users, passwords and classes.
+
+Passwords are hashed with argon2id (argon2-cffi). Every write happens in one transaction after all checks, so a
+refused registration leaves no row behind.
+"""
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+
+from . import db
+from .errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
+
+ROLES = ("student", "teacher", "admin")
+LANGUAGES = ("es", "en")
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud in class
+
+_hasher = PasswordHasher()
+# A hash to verify against when the email is unknown, so timing does not reveal which emails exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    name: str
+    role: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Class:
+    id: str
+    name: str
+    teacher_id: str
+    join_code: str
+
+
+def normalize_email(email: str) -> str:
+    if not isinstance(email, str) or len(email) > 254:
+        raise InvalidInput("invalid_email", email=str(email)[:60])
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidInput("invalid_email", email=email[:60]) from None
+
+
+def check_password(password: str) -> None:
+    if not isinstance(password, str) or not 8 <= len(password) <= 256:
+        raise InvalidInput("weak_password")
+    has_letter = any(c.isalpha() for c in password)
+    has_other = any(not c.isalpha() for c in password)
+    if not (has_letter and has_other) or len(set(password)) < 4:
+        raise InvalidInput("weak_password")
+
+
+def clean_name(name: str, limit: int = 120) -> str:
+    if not isinstance(name, str):
+        raise InvalidInput("invalid_name")
+    name = "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c)[0] != "C").strip()
+    if len(name) > limit:
+        raise InvalidInput("invalid_name")
+    return name
+
+
+def _user(row) -> User:
+    return User(id=str(row.id), email=row.email, name=row.name, role=row.role, language=row.language)
+
+
+def _class(row) -> Class:
+    return Class(id=str(row.id), name=row.name, teacher_id=str(row.teacher_id), join_code=row.join_code)
+
+
+class Accounts:
+    def __init__(self, engine: sa.Engine, *, default_language: str = "es"):
+        self.engine = engine
+        self.default_language = default_language
+
+    # --- users ---------------------------------------------------------------------------------------------------
+
+    def register(self, email: str, password: str | None, *, role: str = "student", name: str = "",
+                 language: str | None = None, class_code: str | None = None, user_id: str | None = None) -> User:
+        """Create a user. ``password=None`` is for accounts whose sign-in lives elsewhere (Supabase Auth)."""
+        email = normalize_email(email)
+        if password is not None:
+            check_password(password)
+        if role not in ROLES:
+            raise InvalidInput("invalid_role", role=str(role)[:20])
+        language = language or self.default_language
+        if language not in LANGUAGES:
+            raise InvalidInput("invalid_language", language=str(language)[:20])
+        name = clean_name(name)
+        password_hash = _hasher.hash(password) if password is not None else None
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(db.users.c.id).where(db.users.c.email == email)).first():
+                raise Conflict("email_taken", email=email)
+            klass = self._class_by_code(conn, class_code) if class_code else None
+            new_id = user_id or db.new_id()
+            conn.execute(db.users.insert().values(id=new_id, email=email, name=name, password_hash=password_hash,
+                                                  role=role, language=language))
+            if klass:
+                conn.execute(db.memberships.insert().values(class_id=klass.id, user_id=new_id))
+            return User(id=new_id, email=email, name=name, role=role, language=language)
+
+    def authenticate(self, email: str, password: str) -> User:
+        try:
+            email = normalize_email(email)
+        except InvalidInput:
+            raise AuthError("auth_failed") from None
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.users).where(db.users.c.email == email)).first()
+        try:
+            _hasher.verify(row.password_hash if row and row.password_hash else _DUMMY_HASH, str(password))
+        except (VerificationError, InvalidHashError):
+            raise AuthError("auth_failed") from None
+        if row is None or row.password_hash is None:
+            raise AuthError("auth_failed")
+        return _user(row)
+
+    def get(self, user_id: str) -> User:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.users).where(db.users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound("unknown_user", email=user_id)
+        return _user(row)
+
+    def by_email(self, email: str) -> User:
+        email = normalize_email(email)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.users).where(db.users.c.email == email)).first()
+        if row is None:
+            raise NotFound("unknown_user", email=email)
+        return _user(row)
+
+    def set_language(self, user_id: str, language: str) -> None:
+        if language not in LANGUAGES:
+            raise InvalidInput("invalid_language", language=str(language)[:20])
+        with self.engine.begin() as conn:
+            conn.execute(db.users.update().where(db.users.c.id == user_id).values(language=language))
+
+    # --- classes -------------------------------------------------------------------------------------------------
+
+    def create_class(self, teacher: User, name: str) -> Class:
+        if teacher.role not in ("teacher", "admin"):
+            raise Forbidden()
+        name = clean_name(name)
+        if not name:
+            raise InvalidInput("invalid_name")
+        with self.engine.begin() as conn:
+            for _ in range(10):
+                code = "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(6))
+                if not conn.execute(sa.select(db.classes.c.id).where(db.classes.c.join_code == code)).first():
+                    break
+            class_id = db.new_id()
+            conn.execute(db.classes.insert().values(id=class_id, name=name, teacher_id=teacher.id, join_code=code))
+        return Class(id=class_id, name=name, teacher_id=teacher.id, join_code=code)
+
+    def join_class(self, user: User, code: str) -> Class:
+        with self.engine.begin() as conn:
+            klass = self._class_by_code(conn, code)
+            exists = conn.execute(sa.select(db.memberships.c.user_id).where(
+                db.memberships.c.class_id == klass.id, db.memberships.c.user_id == user.id)).first()
+            if not exists:
+                conn.execute(db.memberships.insert().values(class_id=klass.id, user_id=user.id))
+        return klass
+
+    def classes_of(self, user: User) -> list[Class]:
+        """The classes a teacher owns (all of them for an admin), or a student belongs to."""
+        query = sa.select(db.classes).order_by(db.classes.c.name)
+        if user.role == "teacher":
+            query = query.where(db.classes.c.teacher_id == user.id)
+        elif user.role == "student":
+            query = query.join(db.memberships).where(db.memberships.c.user_id == user.id)
+        with self.engine.connect() as conn:
+            return [_class(row) for row in conn.execute(query)]
+
+    def students_of(self, teacher: User, class_id: str) -> list[User]:
+        self.require_class_owner(teacher, class_id)
+        query = (sa.select(db.users).join(db.memberships, db.memberships.c.user_id == db.users.c.id)
+                 .where(db.memberships.c.class_id == class_id).order_by(db.users.c.email))
+        with self.engine.connect() as conn:
+            return [_user(row) for row in conn.execute(query)]
+
+    def require_class_owner(self, user: User, class_id: str) -> Class:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.classes).where(db.classes.c.id == class_id)).first()
+        if row is None:
+            raise NotFound()
+        if user.role != "admin" and str(row.teacher_id) != user.id:
+            raise Forbidden()
+        return _class(row)
+
+    @staticmethod
+    def _class_by_code(conn: sa.Connection, code: str) -> Class:
+        code = (code or "").strip().upper()
+        row = conn.execute(sa.select(db.classes).where(db.classes.c.join_code == code)).first() if code else None
+        if row is None:
+            raise NotFound("unknown_class", code=code[:20])
+        return _class(row)

@@ -1,0 +1,152 @@
+"""The answer format and its validator, shared by model output, lessons and teacher edits.
+
+``AnswerSchema`` is what the model is asked for (a strict JSON schema: every canvas field present, most null).
+``validate_answer`` turns any candidate into an ``Answer`` or raises ``AIError("ai_invalid_output")``; invalid
+canvas commands are dropped with a reason rather than failing the explanation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .canvas import validate_commands
+from .errors import AIError
+from .mathtext import to_markdown_math, unbalanced_delimiters
+from .questions import MARKUP
+
+MAX_STEPS = 8
+MAX_TITLE = 120
+MAX_CONTENT = 4000
+MAX_COMMANDS = 20
+STEP_TYPES = ("text", "math")
+
+
+class CanvasCommandSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: str
+    x: float | None
+    y: float | None
+    x1: float | None
+    y1: float | None
+    x2: float | None
+    y2: float | None
+    r: float | None
+    w: float | None
+    h: float | None
+    x_min: float | None
+    x_max: float | None
+    y_min: float | None
+    y_max: float | None
+    points: list[list[float]] | None
+    text: str | None
+    expr: str | None
+    label: str | None
+    color: str | None
+    grid: bool | None
+    at_char: int | None
+
+
+class StepSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    type: Literal["text", "math"]
+    content: str
+    canvas_commands: list[CanvasCommandSchema]
+
+
+class AnswerSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: list[StepSchema]
+    total_duration: int
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    type: str
+    content: str
+    canvas_commands: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Answer:
+    steps: tuple[Step, ...]
+    total_duration: int
+
+    @property
+    def text_length(self) -> int:
+        return sum(len(step.content) for step in self.steps)
+
+    def to_json(self) -> dict:
+        return {"steps": [asdict(step) for step in self.steps], "total_duration": self.total_duration}
+
+
+def estimate_duration(steps: list[Step] | tuple[Step, ...]) -> int:
+    """About 15 s per 100 characters read, plus 2 s per drawing."""
+    chars = sum(len(s.content) for s in steps)
+    drawings = sum(len(s.canvas_commands) for s in steps)
+    return max(5, math.ceil(chars * 0.15 + drawings * 2))
+
+
+def _invalid(reason: str) -> AIError:
+    return AIError("ai_invalid_output", reason=reason)
+
+
+def _text_field(value: Any, name: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(f"{name} is empty")
+    value = value.strip()
+    if len(value) > limit:
+        raise _invalid(f"{name} is longer than {limit} characters")
+    if MARKUP.search(value):
+        raise _invalid(f"{name} contains HTML")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise _invalid(f"{name} contains control characters")
+    return value
+
+
+def validate_step(raw: Any, number: int) -> tuple[Step, list[tuple[object, str]]]:
+    if not isinstance(raw, dict):
+        raise _invalid(f"step {number} is not an object")
+    title = " ".join(_text_field(raw.get("title"), f"step {number} title", MAX_TITLE).split())
+    if raw.get("type") not in STEP_TYPES:
+        raise _invalid(f"step {number} type must be text or math")
+    content = to_markdown_math(_text_field(raw.get("content"), f"step {number} content", MAX_CONTENT))
+    problems = unbalanced_delimiters(content)
+    if problems:
+        raise _invalid(f"step {number}: {problems[0]}")
+    commands = raw.get("canvas_commands") or []
+    if not isinstance(commands, list) or len(commands) > MAX_COMMANDS:
+        raise _invalid(f"step {number} canvas_commands must be a list of at most {MAX_COMMANDS}")
+    valid, dropped = validate_commands(commands, len(content))
+    return Step(title=title, type=raw["type"], content=content, canvas_commands=valid), dropped
+
+
+def validate_answer(raw: Any) -> tuple[Answer, list[tuple[object, str]]]:
+    """An ``Answer`` and the canvas commands dropped from it, or ``AIError('ai_invalid_output')``."""
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump()
+    if not isinstance(raw, dict):
+        raise _invalid("the answer is not an object")
+    steps_raw = raw.get("steps")
+    if not isinstance(steps_raw, list) or not 1 <= len(steps_raw) <= MAX_STEPS:
+        raise _invalid(f"an answer needs 1 to {MAX_STEPS} steps")
+    steps, dropped = [], []
+    for number, step_raw in enumerate(steps_raw, start=1):
+        step, step_dropped = validate_step(step_raw, number)
+        steps.append(step)
+        dropped.extend(step_dropped)
+    duration = raw.get("total_duration")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 1 <= duration <= 3600:
+        duration = estimate_duration(steps)
+    return Answer(steps=tuple(steps), total_duration=int(duration)), dropped
+
+
+def answer_from_json(data: dict) -> Answer:
+    """Rebuild a stored, already validated answer without validating it again."""
+    steps = tuple(Step(title=s["title"], type=s["type"], content=s["content"],
+                       canvas_commands=list(s.get("canvas_commands") or [])) for s in data["steps"])
+    return Answer(steps=steps, total_duration=int(data["total_duration"]))

@@ -1,0 +1,79 @@
+"""The answer cache (table ``ai_answers``): one approved answer per question hash, with hit counts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from . import db
+from .answers import Answer, answer_from_json
+from .questions import Question
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    id: str
+    question_hash: str
+    question: str
+    language: str
+    answer: Answer
+    source: str
+    status: str
+    hits: int
+    model: str
+    prompt_version: str
+
+
+def _cached(row) -> CachedAnswer:
+    return CachedAnswer(id=str(row.id), question_hash=row.question_hash, question=row.question,
+                        language=row.language, answer=answer_from_json({"steps": row.steps,
+                                                                        "total_duration": row.total_duration}),
+                        source=row.source, status=row.status, hits=row.hits, model=row.model,
+                        prompt_version=row.prompt_version)
+
+
+class AnswerCache:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def lookup(self, question_hash: str) -> CachedAnswer | None:
+        query = sa.select(db.ai_answers).where(db.ai_answers.c.question_hash == question_hash,
+                                               db.ai_answers.c.status == "approved")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _cached(row) if row else None
+
+    def get(self, answer_id: str) -> CachedAnswer | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.ai_answers).where(db.ai_answers.c.id == answer_id)).first()
+        return _cached(row) if row else None
+
+    def count_hit(self, answer_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(db.ai_answers.update().where(db.ai_answers.c.id == answer_id)
+                         .values(hits=db.ai_answers.c.hits + 1))
+
+    def has_any(self, question_hash: str) -> bool:
+        """Whether any answer, approved or retired, exists for the hash."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(db.ai_answers.c.id)
+                                .where(db.ai_answers.c.question_hash == question_hash).limit(1)).first() is not None
+
+    def store(self, question: Question, answer: Answer, *, model: str, prompt_version: str,
+              source: str = "generated", subject: str | None = None, level: str | None = None) -> str:
+        """Insert the approved answer for a question; if one appeared meanwhile, keep it and return its id."""
+        values = dict(question_hash=question.hash, question=question.text, canonical=question.canonical,
+                      language=question.language, subject=question.subject if subject is None else subject,
+                      level=question.level if level is None else level,
+                      steps=answer.to_json()["steps"], total_duration=answer.total_duration, model=model,
+                      prompt_version=prompt_version, source=source, status="approved")
+        try:
+            with self.engine.begin() as conn:
+                answer_id = db.new_id()
+                conn.execute(db.ai_answers.insert().values(id=answer_id, **values))
+                return answer_id
+        except sa.exc.IntegrityError:
+            existing = self.lookup(question.hash)
+            if existing is None:
+                raise
+            return existing.id

@@ -1,0 +1,183 @@
+"""``python -m core …``: the tutor from a terminal, with the same settings as the app.
+
+With ``--json`` the streaming commands print one object per line: ``{"event", "session_id", "data"}``.
+An ``error`` event or a refused command exits with status 1 and a one-line reason.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Iterable
+
+from .errors import TutorError
+from .tutor import Tutor, create_tutor
+
+
+def _password(args) -> str:
+    if not args.password_stdin:
+        raise SystemExit("error: --password-stdin is required (passwords are never taken as arguments)")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _identity(tutor: Tutor, email: str):
+    return tutor.identity_of(tutor.accounts.by_email(email))
+
+
+def users_add(tutor: Tutor, args) -> int:
+    user = tutor.register(args.email, _password(args), role=args.role, name=args.name or "",
+                          language=args.language, class_code=args.class_code)
+    print(json.dumps({"id": user.id, "email": user.email, "role": user.role, "language": user.language}))
+    return 0
+
+
+def users_token(tutor: Tutor, args) -> int:
+    print(tutor.sign_in(args.email, _password(args)))
+    return 0
+
+
+def users_whoami(tutor: Tutor, args) -> int:
+    identity = tutor.identity(args.token)
+    print(json.dumps({"user_id": identity.user_id, "email": identity.email, "role": identity.role,
+                      "name": identity.name, "language": identity.language}))
+    return 0
+
+
+def classes_add(tutor: Tutor, args) -> int:
+    klass = tutor.accounts.create_class(tutor.accounts.by_email(args.teacher), args.name)
+    print(klass.join_code)
+    return 0
+
+
+def library_list(tutor: Tutor, args) -> int:
+    from .library import load_lessons
+    for lesson in load_lessons():
+        row = {"name": lesson.name, "question": lesson.question.text, "language": lesson.question.language,
+               "subject": lesson.subject, "steps": len(lesson.answer.steps), "hash": lesson.question.hash}
+        print(json.dumps(row, ensure_ascii=False) if args.json else
+              f"{lesson.question.language}  {len(lesson.answer.steps)} steps  {lesson.subject:<13} {lesson.question.text}")
+    return 0
+
+
+def ask(tutor: Tutor, args) -> int:
+    identity = _identity(tutor, args.user)
+    state = tutor.ask(identity, args.question, language=args.lang or identity.language)
+    return _play(tutor, identity, state["id"], tutor.stream(identity, state["id"]), args)
+
+
+def resume(tutor: Tutor, args) -> int:
+    identity = _identity(tutor, args.user)
+    tutor.resume(identity, args.session_id)
+    return _play(tutor, identity, args.session_id, tutor.stream(identity, args.session_id), args)
+
+
+def _play(tutor: Tutor, identity, session_id: str, events: Iterable[dict], args) -> int:
+    """Print the events; after ``--max-chunks`` chunks, pause as a student would and print until it takes."""
+    chunks, status = 0, 0
+    for item in events:
+        _print(item, session_id, args.json)
+        if item["event"] == "error":
+            status = 1
+        if item["event"] == "content_chunk":
+            chunks += 1
+            if args.max_chunks is not None and chunks == args.max_chunks:
+                tutor.pause(identity, session_id)
+    if not args.json:
+        print(f"\n[session {session_id}]")
+    return status
+
+
+def chat(tutor: Tutor, args) -> int:
+    identity = _identity(tutor, args.user)
+    session_id = args.session or tutor.chats.create(identity, title=args.message[:60])["id"]
+    status = 0
+    for item in tutor.chats.send(identity, session_id, args.message):
+        _print(item, session_id, args.json)
+        status = 1 if item["event"] == "error" else status
+    if not args.json:
+        print(f"\n[session {session_id}]")
+    return status
+
+
+def _print(item: dict, session_id: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"event": item["event"], "session_id": session_id, "data": item["data"]},
+                         ensure_ascii=False), flush=True)
+        return
+    name, data = item["event"], item["data"]
+    text = {"step_start": lambda: f"\n\n## {data.get('step')}. {data.get('title')}\n",
+            "content_chunk": lambda: data["chunk"],
+            "content": lambda: data["content"],
+            "waiting_phrase": lambda: f"… {data['message']}\n",
+            "streaming_paused": lambda: f"\n\n[{data['message']} position {data['position']}]",
+            "streaming_resumed": lambda: f"[resumed at position {data['position']}]\n",
+            "error": lambda: f"\nerror {data['code']}: {data['message']}",
+            }.get(name)
+    if text:
+        print(text(), end="", flush=True, file=sys.stderr if name == "error" else sys.stdout)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m core", description="The tutor's command line.")
+    commands = root.add_subparsers(dest="group", required=True)
+
+    users = commands.add_parser("users", help="accounts").add_subparsers(dest="command", required=True)
+    add = users.add_parser("add", help="create a user (password from stdin)")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=["student", "teacher", "admin"])
+    add.add_argument("--name")
+    add.add_argument("--language", choices=["es", "en"])
+    add.add_argument("--class", dest="class_code")
+    add.add_argument("--password-stdin", action="store_true")
+    add.set_defaults(run=users_add)
+    token = users.add_parser("token", help="print a fresh token (password from stdin)")
+    token.add_argument("email")
+    token.add_argument("--password-stdin", action="store_true")
+    token.set_defaults(run=users_token)
+    whoami = users.add_parser("whoami", help="print the verified identity of a token")
+    whoami.add_argument("token")
+    whoami.set_defaults(run=users_whoami)
+
+    classes = commands.add_parser("classes", help="classes").add_subparsers(dest="command", required=True)
+    cadd = classes.add_parser("add", help="create a class and print its join code")
+    cadd.add_argument("name")
+    cadd.add_argument("--teacher", required=True)
+    cadd.set_defaults(run=classes_add)
+
+    lib = commands.add_parser("library", help="the lesson library").add_subparsers(dest="command", required=True)
+    llist = lib.add_parser("list", help="list the lessons")
+    llist.add_argument("--json", action="store_true")
+    llist.set_defaults(run=library_list)
+
+    for name, run, help_text in (("ask", ask, "ask a question and stream the explanation"),
+                                 ("resume", resume, "resume a paused explanation")):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("session_id" if name == "resume" else "question")
+        sub.add_argument("--user", required=True)
+        if name == "ask":
+            sub.add_argument("--lang", choices=["es", "en"])
+        sub.add_argument("--json", action="store_true")
+        sub.add_argument("--max-chunks", type=int)
+        sub.set_defaults(run=run)
+
+    talk = commands.add_parser("chat", help="send a chat message and stream the reply")
+    talk.add_argument("message")
+    talk.add_argument("--user", required=True)
+    talk.add_argument("--session")
+    talk.add_argument("--json", action="store_true")
+    talk.set_defaults(run=chat)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        with create_tutor() as tutor:
+            return args.run(tutor, args)
+    except TutorError as error:
+        language = "en"
+        if getattr(args, "json", False) and args.group in ("ask", "resume", "chat"):
+            print(json.dumps({"event": "error", "session_id": getattr(args, "session_id", None),
+                              "data": {"code": error.code, "message": error.message_for(language)}}), flush=True)
+        print(f"error {error.code}: {error.message_for(language)}", file=sys.stderr)
+        return 1

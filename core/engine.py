@@ -1,0 +1,340 @@
+"""Explanations: ask → cache or single-flight generation → paced step events, with exact pause and resume.
+
+The reader's cursor is ``(step, position)`` in the session store: ``step`` is the step being read (0 before the
+start) and ``position`` the number of content characters delivered, across all steps. Every chunk is sent only
+after a conditional write moved the cursor past it (``Store.advance``), so a pause, a second tab or another
+process takes effect before the next chunk and no character is ever sent twice or skipped.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Iterator
+
+import sqlalchemy as sa
+
+from . import db, questions
+from .answers import Step, answer_from_json
+from .errors import AIError, Forbidden, NotFound
+from .generation import Generations, LOG_TTL_S
+from .i18n import t, waiting_phrases
+from .mathtext import chunk_text
+from .store import COMPLETE, PAUSED, STREAMING
+
+WAITING_EVERY_S = 1.5
+DURABLE_EVERY_S = 2.0
+POLL_MS = 200
+
+
+def event(name: str, **data) -> dict:
+    return {"event": name, "data": data}
+
+
+@dataclass
+class _Source:
+    """The steps of the answer a session reads: all at once from the cache, or growing from a generation log."""
+
+    steps: list[Step]
+    finished: bool
+    total_duration: int | None
+    answer_id: str | None = None
+    log_id: str | None = None
+    seen: int = 0
+
+    def offset(self, step: int) -> int:
+        return sum(len(s.content) for s in self.steps[:step - 1])
+
+    def poll(self, store, block_ms: int) -> None:
+        for seq, entry in store.read(self.log_id, self.seen, block_ms):
+            self.seen = seq
+            if entry["type"] == "step":
+                self.steps.append(Step(**entry["step"]))
+            elif entry["type"] == "done":
+                self.finished, self.answer_id = True, entry["answer_id"]
+                self.total_duration = entry["total_duration"]
+            elif entry["type"] == "error":
+                raise AIError(entry["code"], **entry.get("params", {}))
+
+
+class Explanations:
+    def __init__(self, settings, engine: sa.Engine, store, cache, generations: Generations, analytics):
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.cache = cache
+        self.generations = generations
+        self.analytics = analytics
+
+    # --- starting ------------------------------------------------------------------------------------------------
+
+    def start(self, identity, text, *, language: str | None = None, subject: str = "", level: str = "") -> dict:
+        """Create an explanation session for a question; the answer comes from the cache or a generation."""
+        language = language or identity.language
+        question = questions.prepare(text, language=language, limit=self.settings.max_question_chars,
+                                     subject=subject, level=level)
+        cached = self.cache.lookup(question.hash)
+        answer_id = generation_id = None
+        if cached:
+            answer_id = cached.id
+        elif self.generations.model is None:
+            self.analytics.record("error", user_id=identity.user_id, question_hash=question.hash,
+                                  code="ai_unavailable")
+            raise AIError("ai_unavailable")
+        else:
+            kind, ref = self.generations.start_or_follow(question, user_id=identity.user_id)
+            answer_id, generation_id = (ref, None) if kind == "cached" else (None, ref)
+        if answer_id:
+            self.cache.count_hit(answer_id)
+        session_id = db.new_id()
+        with self.engine.begin() as conn:
+            conn.execute(db.tutor_sessions.insert().values(
+                id=session_id, user_id=identity.user_id, kind="explanation", title=question.text[:200],
+                question=question.text, question_hash=question.hash, language=language, answer_id=answer_id,
+                status=STREAMING))
+        self.analytics.record("question_asked", user_id=identity.user_id, session_id=session_id,
+                              question_hash=question.hash, language=language, question=question.text[:200])
+        self.analytics.record("cache_hit" if answer_id else "cache_miss", user_id=identity.user_id,
+                              session_id=session_id, question_hash=question.hash)
+        state = dict(id=session_id, owner=identity.user_id, kind="explanation", question_hash=question.hash,
+                     generation_id=generation_id, answer_id=answer_id, language=language, status=STREAMING,
+                     reader="", step=0, position=0, created_at=time.time(), last_activity=time.time())
+        self.store.put_session(state, self.settings.session_ttl)
+        return state
+
+    # --- controls ------------------------------------------------------------------------------------------------
+
+    def state(self, identity, session_id: str) -> dict:
+        """The live state of one of the caller's sessions (rebuilt from the database once the TTL has passed)."""
+        state = self.store.get_session(session_id, self.settings.session_ttl)
+        if state is None:
+            state = self._rehydrate(session_id)
+        if state["owner"] != identity.user_id:
+            raise Forbidden()
+        return state
+
+    def pause(self, identity, session_id: str) -> dict:
+        state = self.state(identity, session_id)
+        paused = self.store.set_status(session_id, PAUSED, expect=(STREAMING,), ttl=self.settings.session_ttl)
+        if paused is None:
+            return self.state(identity, session_id)
+        self._save(paused)
+        self.analytics.record("pause", user_id=identity.user_id, session_id=session_id,
+                              question_hash=state["question_hash"], step=paused["step"], value=paused["position"])
+        return paused
+
+    def resume(self, identity, session_id: str) -> dict:
+        state = self.state(identity, session_id)
+        resumed = self.store.set_status(session_id, STREAMING, expect=(PAUSED,), ttl=self.settings.session_ttl)
+        if resumed is None:
+            return self.state(identity, session_id)
+        self._save(resumed)
+        self.analytics.record("resume", user_id=identity.user_id, session_id=session_id,
+                              question_hash=state["question_hash"], step=resumed["step"], value=resumed["position"])
+        return resumed
+
+    def snapshot(self, identity, session_id: str) -> dict:
+        """What the reader has reached: each started step's title, text so far and drawings so far. Pages render
+        this on every run, so a reload or a second tab shows exactly the same thing."""
+        state = self.state(identity, session_id)
+        try:
+            source = self._source(state)
+            if not source.finished:
+                source.poll(self.store, 0)
+        except AIError:
+            source = _Source(steps=[], finished=False, total_duration=None)
+        steps, offset = [], 0
+        for number, step in enumerate(source.steps[:state["step"]], start=1):
+            reached = max(0, min(len(step.content), state["position"] - offset))
+            steps.append({"step": number, "title": step.title, "type": step.type, "text": step.content[:reached],
+                          "complete": reached == len(step.content),
+                          "commands": [c for c in step.canvas_commands if c.get("at_char", 0) <= reached]})
+            offset += len(step.content)
+        return {"session_id": session_id, "status": state["status"], "step": state["step"],
+                "position": state["position"], "language": state["language"], "steps": steps,
+                "total_steps": len(source.steps) if source.finished else None,
+                "total_duration": source.total_duration, "answer_id": source.answer_id,
+                "question_hash": state["question_hash"]}
+
+    # --- streaming -----------------------------------------------------------------------------------------------
+
+    def stream(self, identity, session_id: str, *, reader: str | None = None) -> Iterator[dict]:
+        """The student's events from the saved cursor on, paced, until the end, a pause or a takeover."""
+        state = self.state(identity, session_id)
+        language = state["language"]
+        if state["status"] == PAUSED:
+            yield event("streaming_paused", step=state["step"], position=state["position"], message=t("paused", language))
+            return
+        if state["status"] != STREAMING:
+            return
+        reader = reader or uuid.uuid4().hex
+        state = self.store.set_status(session_id, STREAMING, expect=(STREAMING,), ttl=self.settings.session_ttl,
+                                      reader=reader)
+        if state is None:
+            return
+        try:
+            source = self._source(state)
+            yield from _Reader(self, state, source, reader).events()
+        except AIError as error:
+            self._fail(state, error)
+            yield error.to_event(language)
+
+    def _source(self, state: dict) -> _Source:
+        answer_id = state.get("answer_id")
+        if not answer_id and state.get("generation_id"):
+            return _Source(steps=[], finished=False, total_duration=None, log_id=state["generation_id"])
+        cached = self.cache.get(answer_id) if answer_id else self.cache.lookup(state["question_hash"])
+        if cached is None:
+            raise AIError("ai_failed")
+        return _Source(steps=list(cached.answer.steps), finished=True,
+                       total_duration=cached.answer.total_duration, answer_id=cached.id)
+
+    def _fail(self, state: dict, error: AIError) -> None:
+        self.store.set_status(state["id"], "error", expect=None, ttl=self.settings.session_ttl)
+        self._save({**state, "status": "error"})
+        self.analytics.record("error", user_id=state["owner"], session_id=state["id"],
+                              question_hash=state["question_hash"], code=error.code)
+
+    def _save(self, state: dict, **extra) -> None:
+        values = dict(step=int(state["step"]), position=int(state["position"]), status=state["status"],
+                      updated_at=db.utcnow(), **extra)
+        with self.engine.begin() as conn:
+            conn.execute(db.tutor_sessions.update().where(db.tutor_sessions.c.id == state["id"]).values(**values))
+
+    def _rehydrate(self, session_id: str) -> dict:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.tutor_sessions).where(db.tutor_sessions.c.id == session_id,
+                                                                  db.tutor_sessions.c.kind == "explanation")).first()
+        if row is None:
+            raise NotFound("session_not_found")
+        status = PAUSED if row.status == STREAMING else row.status
+        state = dict(id=str(row.id), owner=str(row.user_id), kind=row.kind, question_hash=row.question_hash,
+                     generation_id=None, answer_id=str(row.answer_id) if row.answer_id else None,
+                     language=row.language, status=status, reader="", step=row.step, position=row.position,
+                     created_at=row.created_at.timestamp(), last_activity=time.time())
+        self.store.put_session(state, self.settings.session_ttl)
+        return state
+
+
+class _Reader:
+    """One pass of the paced event loop for one reader."""
+
+    def __init__(self, explanations: Explanations, state: dict, source: _Source, reader: str):
+        self.x = explanations
+        self.store = explanations.store
+        self.settings = explanations.settings
+        self.state = state
+        self.source = source
+        self.reader = reader
+        self.step, self.position = int(state["step"]), int(state["position"])
+        self.phrases = waiting_phrases(state["language"])
+        self.last_saved = time.monotonic()
+        self.sent_chunk = False
+
+    def events(self) -> Iterator[dict]:
+        if self.step == 0:
+            yield from self._wait_for(1)
+            if not self._move(1, 0):
+                yield from self._stopped()
+                return
+            yield event("explanation_start", total_steps=len(self.source.steps) if self.source.finished else None,
+                        estimated_duration=self.source.total_duration or _estimate(self.source),
+                        question_hash=self.state["question_hash"], session_id=self.state["id"])
+            yield from self._step_start(1)
+        else:
+            yield event("streaming_resumed", step=self.step, position=self.position)
+        while True:
+            delivered = yield from self._chunks()
+            if delivered is None:
+                yield from self._stopped()
+                return
+            if delivered:
+                yield event("step_complete", step=self.step)
+            yield from self._wait_for(self.step + 1)
+            if len(self.source.steps) <= self.step:
+                yield from self._complete()
+                return
+            if not self._move(self.step + 1, self.position):
+                yield from self._stopped()
+                return
+            yield from self._step_start(self.step)
+
+    def _chunks(self):
+        """Send the rest of the current step. True if its final chunk went out now, False if it had already,
+        None if the reader was stopped."""
+        content = self.source.steps[self.step - 1].content
+        start = self.source.offset(self.step)
+        commands = self.source.steps[self.step - 1].canvas_commands
+        delivered = False
+        for a, b in chunk_text(content, self.settings.chunk_size, self.position - start):
+            self._pace()
+            if not self._move(self.step, start + b):
+                return None
+            delivered = b == len(content)
+            yield event("content_chunk", step=self.step, chunk=content[a:b], position=start + b, is_final=delivered)
+            for command in commands:
+                if a < command.get("at_char", 0) <= b:
+                    yield event("canvas_command", step=self.step, command=command)
+            self._maybe_save()
+        return delivered
+
+    def _pace(self) -> None:
+        delay = self.settings.chunk_delay_ms / 1000
+        if self.sent_chunk and delay > 0:
+            time.sleep(delay)
+        self.sent_chunk = True
+
+    def _wait_for(self, step: int):
+        last_phrase = None
+        while len(self.source.steps) < step and not self.source.finished:
+            if last_phrase is None or time.monotonic() - last_phrase >= WAITING_EVERY_S:
+                last_phrase = time.monotonic()
+                yield event("waiting_phrase", message=next(self.phrases))
+            self.source.poll(self.store, POLL_MS)
+
+    def _step_start(self, step: int):
+        current = self.source.steps[step - 1]
+        yield event("step_start", step=step, title=current.title, type=current.type)
+        for command in current.canvas_commands:
+            if command.get("at_char", 0) == 0:
+                yield event("canvas_command", step=step, command=command)
+
+    def _move(self, step: int, position: int) -> bool:
+        moved = self.store.advance(self.state["id"], self.reader, self.step, self.position, step, position,
+                                   self.settings.session_ttl)
+        if moved:
+            self.step, self.position = step, position
+        return moved
+
+    def _maybe_save(self) -> None:
+        if time.monotonic() - self.last_saved >= DURABLE_EVERY_S:
+            self.last_saved = time.monotonic()
+            self.x._save({**self.state, "step": self.step, "position": self.position, "status": STREAMING})
+
+    def _stopped(self):
+        current = self.store.get_session(self.state["id"], self.settings.session_ttl)
+        if current and current["status"] == PAUSED:
+            yield event("streaming_paused", step=current["step"], position=current["position"],
+                        message=t("paused", self.state["language"]))
+
+    def _complete(self):
+        done = self.store.set_status(self.state["id"], COMPLETE, expect=(STREAMING,), ttl=self.settings.session_ttl)
+        if done is None or done.get("reader") != self.reader:
+            yield from self._stopped()
+            return
+        self.x._save({**done, "step": self.step, "position": self.position}, answer_id=self.source.answer_id)
+        self.x.analytics.record("complete", user_id=self.state["owner"], session_id=self.state["id"],
+                                question_hash=self.state["question_hash"], step=self.step, value=self.position)
+        yield event("explanation_complete", total_duration=self.source.total_duration,
+                    steps_completed=len(self.source.steps))
+
+
+def _estimate(source: _Source) -> int:
+    return max(5, round(sum(len(s.content) for s in source.steps) * 0.15)) if source.steps else 60
+
+
+def answer_text(steps) -> str:
+    return "".join(step.content for step in steps)
+
+
+__all__ = ["Explanations", "event", "answer_text", "LOG_TTL_S", "answer_from_json"]

@@ -1,0 +1,148 @@
+"""Single-flight generation: one provider call per uncached question, across processes.
+
+The process that wins the lock ``gen:<question hash>`` runs the model in a background thread and appends each
+step to the generation's event log as soon as it is final in the partial parse; every asker (this process or
+another) follows that log. Log entries::
+
+    {"type": "step", "index": i, "step": {...}}      a validated step, in order
+    {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s}
+    {"type": "error", "code": ...}
+
+The answer is cached only when the whole of it is valid; a failure caches nothing.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import asdict
+
+from .answers import Answer, AnswerSchema, Step, estimate_duration, validate_answer, validate_step
+from .errors import AIError
+from .models import LANGUAGE_NAMES, Model, load_prompt
+
+log = logging.getLogger(__name__)
+
+PROMPT_VERSION = "explain-v1"
+LOCK_TTL_MS = 30_000
+LOG_TTL_S = 3600
+
+
+def lock_name(question_hash: str) -> str:
+    return f"gen:{question_hash}"
+
+
+class Generations:
+    def __init__(self, store, cache, model: Model | None, analytics):
+        self.store = store
+        self.cache = cache
+        self.model = model
+        self.analytics = analytics
+        self._threads: list[threading.Thread] = []
+
+    def start_or_follow(self, question, *, user_id: str | None = None) -> tuple[str, str]:
+        """``("cached", answer_id)`` if the answer exists by now, else ``("generating", generation_id)``."""
+        for _ in range(50):
+            token = uuid.uuid4().hex
+            if self.store.acquire(lock_name(question.hash), token, LOCK_TTL_MS):
+                cached = self.cache.lookup(question.hash)
+                if cached:
+                    self.store.release(lock_name(question.hash), token)
+                    return "cached", cached.id
+                self._spawn(question, token, user_id)
+                return "generating", token
+            holder = self.store.holder(lock_name(question.hash))
+            if holder:
+                return "generating", holder
+            cached = self.cache.lookup(question.hash)
+            if cached:
+                return "cached", cached.id
+        raise AIError("ai_failed")
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Let in-flight generations finish (the CLI calls this before exiting, so none is wasted)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def _spawn(self, question, token: str, user_id: str | None) -> None:
+        thread = threading.Thread(target=self.run, args=(question, token, user_id), name=f"generate-{token[:8]}")
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def run(self, question, token: str, user_id: str | None = None) -> None:
+        heartbeat = _Heartbeat(self.store, lock_name(question.hash), token)
+        started = time.monotonic()
+        try:
+            answer, usage = self._generate(question, token)
+            answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION)
+            self.store.append(token, {"type": "done", "answer_id": answer_id, "total_steps": len(answer.steps),
+                                      "total_duration": answer.total_duration}, LOG_TTL_S)
+            self.analytics.record("generation", user_id=user_id, question_hash=question.hash,
+                                  value=time.monotonic() - started, **usage)
+        except AIError as error:
+            log.warning("generation %s failed: %s", token[:8], error.code)
+            self.store.append(token, {"type": "error", "code": error.code, "params": _plain(error.params)},
+                              LOG_TTL_S)
+            self.analytics.record("error", user_id=user_id, question_hash=question.hash, code=error.code)
+        except Exception:
+            log.exception("generation %s crashed", token[:8])
+            self.store.append(token, {"type": "error", "code": "ai_failed", "params": {}}, LOG_TTL_S)
+            self.analytics.record("error", user_id=user_id, question_hash=question.hash, code="ai_failed")
+        finally:
+            heartbeat.stop()
+            self.store.release(lock_name(question.hash), token)
+
+    def _generate(self, question, token: str) -> tuple[Answer, dict]:
+        messages = [{"role": "system", "content": load_prompt(PROMPT_VERSION, language_name=LANGUAGE_NAMES[
+                        question.language])},
+                    {"role": "user", "content": question.text}]
+        published: list[Step] = []
+        try:
+            return self._stream_steps(messages, published, token)
+        except AIError as error:
+            if error.code != "ai_invalid_output":
+                raise
+            log.info("repairing answer: %s", error.params.get("reason"))
+            repair = {"role": "user", "content": load_prompt("repair-v1", reason=error.params.get("reason", ""))}
+            return self._stream_steps(messages + [repair], published, token)
+
+    def _stream_steps(self, messages, published: list[Step], token: str) -> tuple[Answer, dict]:
+        """Publish steps beyond ``len(published)`` as they become final; return the whole validated answer."""
+        for chunk in self.model.stream(messages, schema=AnswerSchema):
+            steps = (chunk.parsed or {}).get("steps") or []
+            final = len(steps) if chunk.done else len(steps) - 1
+            for index in range(len(published), final):
+                step, _dropped = validate_step(steps[index], index + 1)
+                published.append(step)
+                self.store.append(token, {"type": "step", "index": index, "step": asdict(step)}, LOG_TTL_S)
+            if chunk.done:
+                answer, _ = validate_answer(chunk.parsed)
+                if len(published) > len(answer.steps):
+                    raise AIError("ai_invalid_output", reason="the repaired answer is shorter")
+                duration = answer.total_duration or estimate_duration(published)
+                return Answer(steps=tuple(published), total_duration=duration), chunk.usage
+        raise AIError("ai_failed")
+
+
+class _Heartbeat:
+    """Keeps the generation lock alive while the model works, so a crashed process's lock simply expires."""
+
+    def __init__(self, store, name: str, token: str):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(store, name, token), daemon=True)
+        self._thread.start()
+
+    def _beat(self, store, name, token):
+        while not self._stop.wait(LOCK_TTL_MS / 3000):
+            try:
+                store.refresh(name, token, LOCK_TTL_MS)
+            except Exception:
+                log.warning("could not refresh generation lock %s", name)
+
+    def stop(self):
+        self._stop.set()
+
+
+def _plain(params: dict) -> dict:
+    return {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v) for k, v in params.items()}

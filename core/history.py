@@ -1,0 +1,94 @@
+"""A student's past sessions: list and search, delete, export as Markdown and SVG, and rate an explanation."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from . import db
+from .canvas import render_svg
+from .errors import Forbidden, InvalidInput, NotFound
+from .questions import clean_text
+
+MAX_COMMENT_CHARS = 1000
+
+
+class History:
+    def __init__(self, engine: sa.Engine, explanations, chats, analytics):
+        self.engine = engine
+        self.explanations = explanations
+        self.chats = chats
+        self.analytics = analytics
+
+    def sessions(self, identity, *, search: str = "", limit: int = 200) -> list[dict]:
+        """The caller's sessions, newest activity first; ``search`` matches title or question, any case."""
+        t = db.tutor_sessions
+        query = (sa.select(t.c.id, t.c.kind, t.c.title, t.c.question, t.c.status, t.c.step, t.c.position,
+                           t.c.language, t.c.created_at, t.c.updated_at, t.c.parent_session_id)
+                 .where(t.c.user_id == identity.user_id).order_by(t.c.updated_at.desc(), t.c.created_at.desc())
+                 .limit(limit))
+        if search.strip():
+            pattern = f"%{search.strip().lower()}%"
+            query = query.where(sa.or_(sa.func.lower(t.c.title).like(pattern),
+                                       sa.func.lower(t.c.question).like(pattern)))
+        with self.engine.connect() as conn:
+            return [dict(row._mapping, id=str(row.id)) for row in conn.execute(query)]
+
+    def delete(self, identity, session_id: str) -> None:
+        """Delete one of the caller's sessions with its messages and rating (chats opened on it are kept)."""
+        self._own(identity, session_id)
+        with self.engine.begin() as conn:
+            conn.execute(db.tutor_sessions.delete().where(db.tutor_sessions.c.id == session_id))
+        self.explanations.store.delete_session(session_id)
+
+    def export_markdown(self, identity, session_id: str) -> str:
+        """The session as Markdown with its maths delimiters kept: the explanation as far as it was read (or the
+        whole of it once complete), or the chat's messages."""
+        row = self._own(identity, session_id)
+        if row.kind == "chat":
+            lines = [f"# {row.title or 'Chat'}", ""]
+            for message in self.chats.history(identity, session_id):
+                who = "**Tú**" if message["role"] == "user" and row.language == "es" else (
+                    "**You**" if message["role"] == "user" else "**Tutor**")
+                lines += [f"{who}: {message['content']}", ""]
+            return "\n".join(lines)
+        view = self.explanations.snapshot(identity, session_id)
+        lines = [f"# {row.question}", ""]
+        for step in view["steps"]:
+            lines += [f"## {step['step']}. {step['title']}", "", step["text"], ""]
+        return "\n".join(lines)
+
+    def board_svg(self, identity, session_id: str, *, step: int | None = None) -> str:
+        """The whiteboard as reached, for all steps or one."""
+        view = self.explanations.snapshot(identity, session_id)
+        commands = [c for s in view["steps"] if step is None or s["step"] == step for c in s["commands"]]
+        return render_svg(commands, title=None)
+
+    def rate(self, identity, session_id: str, *, helpful: bool, comment: str = "") -> None:
+        row = self._own(identity, session_id)
+        if row.kind != "explanation" or not isinstance(helpful, bool):
+            raise InvalidInput("invalid_rating")
+        comment = clean_text(comment, limit=MAX_COMMENT_CHARS) if comment and comment.strip() else ""
+        values = dict(user_id=identity.user_id, answer_id=row.answer_id, helpful=helpful, comment=comment,
+                      created_at=db.utcnow())
+        with self.engine.begin() as conn:
+            updated = conn.execute(db.ratings.update().where(db.ratings.c.session_id == session_id).values(**values))
+            if updated.rowcount == 0:
+                conn.execute(db.ratings.insert().values(id=db.new_id(), session_id=session_id, **values))
+        self.analytics.record("rating", user_id=identity.user_id, session_id=session_id,
+                              question_hash=row.question_hash, value=1.0 if helpful else 0.0,
+                              comment=comment[:200])
+
+    def rating(self, identity, session_id: str) -> dict | None:
+        self._own(identity, session_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.ratings.c.helpful, db.ratings.c.comment)
+                               .where(db.ratings.c.session_id == session_id)).first()
+        return dict(row._mapping) if row else None
+
+    def _own(self, identity, session_id: str):
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.tutor_sessions).where(db.tutor_sessions.c.id == session_id)).first()
+        if row is None:
+            raise NotFound("session_not_found")
+        if str(row.user_id) != identity.user_id:
+            raise Forbidden()
+        return row

@@ -1,0 +1,100 @@
+"""User-facing text in Spanish and English.
+
+``t(key, language, **params)`` looks a key up in ``TEXTS``; error codes live in ``ERRORS``. A missing language
+falls back to English, a missing key to the key itself (tests check both catalogues are complete).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+LANGUAGES = ("es", "en")
+
+ERRORS: dict[str, dict[str, str]] = {
+    "error": {"es": "Algo ha fallado.", "en": "Something went wrong."},
+    "settings_invalid": {"es": "El ajuste {setting} tiene un valor no válido: {value!r}.",
+                         "en": "Setting {setting} has an invalid value: {value!r}."},
+    "settings_unknown": {"es": "Ajuste desconocido: {setting}.", "en": "Unknown setting: {setting}."},
+    "invalid_input": {"es": "Datos no válidos.", "en": "Invalid input."},
+    "question_empty": {"es": "Escribe una pregunta.", "en": "Please type a question."},
+    "question_too_long": {"es": "La pregunta es demasiado larga (máximo {limit} caracteres).",
+                          "en": "The question is too long (at most {limit} characters)."},
+    "question_not_text": {"es": "La pregunta debe ser texto.", "en": "The question must be text."},
+    "invalid_text": {"es": "El texto no es válido: {reason}.", "en": "The text is not valid: {reason}."},
+    "invalid_email": {"es": "El correo «{email}» no es válido.", "en": "The email address “{email}” is not valid."},
+    "weak_password": {"es": "La contraseña debe tener al menos 8 caracteres, con letras y números o símbolos.",
+                      "en": "The password needs at least 8 characters, with letters and digits or symbols."},
+    "invalid_role": {"es": "Rol desconocido: {role}.", "en": "Unknown role: {role}."},
+    "invalid_language": {"es": "Idioma no disponible: {language}.", "en": "Language not available: {language}."},
+    "invalid_name": {"es": "El nombre no es válido.", "en": "The name is not valid."},
+    "invalid_rating": {"es": "Valoración no válida.", "en": "Invalid rating."},
+    "auth_invalid": {"es": "La sesión no es válida. Vuelve a iniciar sesión.",
+                     "en": "Your session is not valid. Please sign in again."},
+    "auth_expired": {"es": "La sesión ha caducado. Vuelve a iniciar sesión.",
+                     "en": "Your session has expired. Please sign in again."},
+    "auth_failed": {"es": "Correo o contraseña incorrectos.", "en": "Wrong email or password."},
+    "auth_unavailable": {"es": "El servicio de inicio de sesión no responde. Inténtalo de nuevo en un momento.",
+                         "en": "The sign-in service is not answering. Please try again in a moment."},
+    "forbidden": {"es": "No tienes permiso para hacer esto.", "en": "You are not allowed to do this."},
+    "not_found": {"es": "No se ha encontrado.", "en": "Not found."},
+    "unknown_user": {"es": "No existe ningún usuario con el correo {email}.", "en": "There is no user with email {email}."},
+    "unknown_class": {"es": "No existe ninguna clase con el código {code}.", "en": "There is no class with code {code}."},
+    "session_not_found": {"es": "No se encuentra esa sesión.", "en": "That session does not exist."},
+    "email_taken": {"es": "Ya hay una cuenta con el correo {email}.", "en": "An account with email {email} already exists."},
+    "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
+    "ai_unavailable": {
+        "es": "No hay respuesta guardada para esta pregunta y no hay un proveedor de IA configurado. "
+              "Define OPENAI_API_KEY (y OPENAI_BASE_URL para un servidor compatible) para generar respuestas nuevas.",
+        "en": "There is no stored answer for this question and no AI provider is configured. "
+              "Set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) to generate new answers."},
+    "ai_failed": {"es": "El tutor no ha podido generar la explicación. Inténtalo de nuevo en un momento.",
+                  "en": "The tutor could not generate the explanation. Please try again in a moment."},
+    "ai_timeout": {"es": "El proveedor de IA ha tardado demasiado. Inténtalo de nuevo.",
+                   "en": "The AI provider took too long. Please try again."},
+    "ai_rate_limited": {"es": "El proveedor de IA está saturado. Inténtalo de nuevo en un momento.",
+                        "en": "The AI provider is busy. Please try again in a moment."},
+    "ai_invalid_output": {"es": "La respuesta del modelo no era válida ({reason}).",
+                          "en": "The model's answer was not valid ({reason})."},
+    "rate_limited": {"es": "Demasiadas peticiones. Espera {retry_after} s.",
+                     "en": "Too many requests. Wait {retry_after} s."},
+    "insufficient_credits": {"es": "No te quedan créditos para preguntas nuevas. Pide más a tu profesor.",
+                             "en": "You have no credits left for new questions. Ask your teacher for more."},
+    "store_unavailable": {"es": "El almacén de sesiones no responde. Inténtalo de nuevo.",
+                          "en": "The session store is not answering. Please try again."},
+}
+
+WAITING_PHRASES: dict[str, tuple[str, ...]] = {
+    "es": ("Pensando en la mejor forma de explicarlo…", "Preparando la pizarra…", "Ordenando los pasos…",
+           "Comprobando los cálculos…", "Casi listo…"),
+    "en": ("Thinking about the best way to explain it…", "Getting the whiteboard ready…", "Putting the steps in order…",
+           "Checking the calculations…", "Almost there…"),
+}
+
+TEXTS: dict[str, dict[str, str]] = {
+    "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
+}
+
+
+def _lookup(table: dict[str, dict[str, str]], key: str, language: str) -> str | None:
+    entry = table.get(key)
+    if entry is None:
+        return None
+    return entry.get(language) or entry["en"]
+
+
+def t(key: str, language: str = "en", /, **params: Any) -> str:
+    text = _lookup(TEXTS, key, language) or key
+    return text.format(**params) if params else text
+
+
+def error_message(code: str, language: str = "en", /, **params: Any) -> str:
+    text = _lookup(ERRORS, code, language) or _lookup(ERRORS, "error", language)
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError):
+        return text
+
+
+def waiting_phrases(language: str):
+    """An endless cycle of waiting phrases in the given language."""
+    return itertools.cycle(WAITING_PHRASES.get(language, WAITING_PHRASES["en"]))

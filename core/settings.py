@@ -1,0 +1,125 @@
+"""Settings as data: every setting has a name, a default and a help line.
+
+Values come, highest first, from explicit overrides, the process environment, a ``.env`` file, Streamlit secrets
+(passed in as a plain mapping by the pages; ``core`` never imports Streamlit) and finally the defaults below.
+The README's settings table is checked against this list by the tests.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from dotenv import dotenv_values
+
+from .errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def attribute(self) -> str:
+        """The Python name: ``TUTOR_CHUNK_SIZE`` -> ``chunk_size``, ``DATABASE_URL`` -> ``database_url``."""
+        return self.name.lower().removeprefix("tutor_")
+
+    def parse(self, raw: Any) -> Any:
+        kind = type(self.default)
+        if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+            return raw
+        text = str(raw).strip()
+        try:
+            if kind is bool:
+                if text.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if text.lower() in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(text)
+            return kind(text)
+        except ValueError:
+            raise SettingsError("settings_invalid", setting=self.name, value=text) from None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("TUTOR_DATA_DIR", "./data",
+            "Folder for the SQLite database, the embedded session store and the generated JWT secret."),
+    Setting("DATABASE_URL", "",
+            "SQLAlchemy URL of the database. Empty: SQLite file `tutor.db` in the data dir. "
+            "`postgres://…`/`postgresql://…` (Supabase included) use psycopg 3."),
+    Setting("REDIS_URL", "",
+            "Redis for sessions, event logs, locks and rate limits. Empty: embedded SQLite store in the data dir."),
+    Setting("TUTOR_REDIS_PREFIX", "tutor:", "Prefix of every Redis key, so several apps or test runs can share one Redis."),
+    Setting("OPENAI_API_KEY", "", "API key of the OpenAI-compatible provider. Empty: no provider (cache and library only)."),
+    Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible server (e.g. `http://127.0.0.1:8000/v1`). Empty: OpenAI."),
+    Setting("TUTOR_MODEL", "gpt-4o-mini", "Model name sent to the provider."),
+    Setting("TUTOR_AI_TIMEOUT", 60.0, "Seconds before one provider request times out."),
+    Setting("TUTOR_AI_MAX_RETRIES", 2, "Retries of a provider request on 429, 5xx, timeouts and dropped connections (the SDK's own retry)."),
+    Setting("TUTOR_JWT_SECRET", "",
+            "Secret that signs the app's HS256 tokens. Empty: a random one is generated into the data dir on first run."),
+    Setting("TUTOR_JWT_TTL", 43200, "Lifetime of an issued token, in seconds."),
+    Setting("TUTOR_CHUNK_SIZE", 50, "Characters per streamed content chunk (a word or a formula is never split)."),
+    Setting("TUTOR_CHUNK_DELAY_MS", 50, "Milliseconds between chunks; 0 streams without pacing."),
+    Setting("TUTOR_SESSION_TTL", 1800, "Seconds a tutor session stays live in the session store; renewed on activity."),
+    Setting("TUTOR_MAX_QUESTION_CHARS", 1000, "Longest question accepted, in characters."),
+    Setting("TUTOR_DEFAULT_LANGUAGE", "es", "Language of new users and of the interface when none is chosen (`es` or `en`)."),
+    Setting("SUPABASE_URL", "", "Supabase project URL. With a key set, sign-in goes through Supabase Auth."),
+    Setting("SUPABASE_KEY", "", "Supabase anon (publishable) key used for Supabase Auth."),
+    Setting("SUPABASE_JWT_SECRET", "",
+            "Supabase's legacy HS256 JWT secret. Empty: Supabase tokens are verified with the project's JWKS keys."),
+    Setting("TUTOR_LOG_LEVEL", "WARNING", "Logging level of the `core` package."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+_BY_ATTRIBUTE = {s.attribute: s for s in SETTINGS}
+
+
+class Settings:
+    """Resolved settings. Read as ``settings.chunk_size`` or ``settings["TUTOR_CHUNK_SIZE"]``."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = dict(values)
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
+             env_file: str | Path | None = ".env", secrets: Mapping[str, Any] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+        layers = [overrides or {}, environ, file_values, secrets or {}]
+        unknown = set(overrides or {}) - set(_BY_NAME)
+        if unknown:
+            raise SettingsError("settings_unknown", setting=", ".join(sorted(unknown)))
+        values = {}
+        for setting in SETTINGS:
+            raw = next((layer[setting.name] for layer in layers
+                        if setting.name in layer and layer[setting.name] is not None), setting.default)
+            values[setting.name] = setting.parse(raw)
+        return cls(values)
+
+    def replace(self, **overrides: Any) -> "Settings":
+        values = dict(self._values)
+        values.update({name: _BY_NAME[name].parse(v) for name, v in overrides.items()})
+        return Settings(values)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __getattr__(self, attribute: str) -> Any:
+        try:
+            return self._values[_BY_ATTRIBUTE[attribute].name]
+        except KeyError:
+            raise AttributeError(attribute) from None
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self._values["TUTOR_DATA_DIR"]).expanduser()
+
+    @property
+    def ai_configured(self) -> bool:
+        return bool(self._values["OPENAI_API_KEY"] or self._values["OPENAI_BASE_URL"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)

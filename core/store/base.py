@@ -1,0 +1,57 @@
+"""The session store: live session state, per-generation event logs, locks and rate-limit windows.
+
+Two implementations with the same behaviour: ``RedisStore`` (``REDIS_URL``) and ``EmbeddedStore`` (a SQLite file
+in the data dir). Every write that can race is conditional and atomic on the server side, so a stale thread, a
+reload, a second tab or a second process can never duplicate or lose text.
+"""
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+# Session fields kept by every store. Integers are stored as integers; the rest as strings.
+SESSION_FIELDS = ("id", "owner", "kind", "question_hash", "generation_id", "answer_id", "language", "status",
+                  "reader", "step", "position", "created_at", "last_activity")
+INT_FIELDS = ("step", "position")
+
+STREAMING, PAUSED, COMPLETE, FAILED = "streaming", "paused", "complete", "error"
+
+
+def now() -> float:
+    return time.time()
+
+
+class Store(Protocol):
+    # --- sessions (sliding TTL, renewed on every read and write) ---
+    def put_session(self, state: dict, ttl: int) -> None: ...
+    def get_session(self, session_id: str, ttl: int) -> dict | None: ...
+
+    def advance(self, session_id: str, reader: str, step: int, position: int, new_step: int, new_position: int,
+                ttl: int) -> bool:
+        """Move the cursor from (step, position) to (new_step, new_position) only if the session is streaming,
+        ``reader`` is its current reader and the cursor is still where this reader left it."""
+
+    def set_status(self, session_id: str, status: str, *, expect: tuple[str, ...] | None, ttl: int,
+                   reader: str | None = None) -> dict | None:
+        """Set the status (and the reader when given) if the current status is in ``expect`` (None = any).
+        Returns the new state, or None if the condition failed or the session is gone."""
+
+    def delete_session(self, session_id: str) -> None: ...
+
+    # --- event logs (append-only, one per generation) ---
+    def append(self, log_id: str, entry: dict, ttl: int) -> int: ...
+    def read(self, log_id: str, after: int = 0, block_ms: int = 0) -> list[tuple[int, dict]]: ...
+
+    # --- locks ---
+    def acquire(self, name: str, token: str, ttl_ms: int) -> bool: ...
+    def refresh(self, name: str, token: str, ttl_ms: int) -> bool: ...
+    def release(self, name: str, token: str) -> bool: ...
+    def holder(self, name: str) -> str | None: ...
+
+    # --- sliding-window counters ---
+    def hit_window(self, key: str, limit: int, window_s: float) -> float:
+        """Count one hit if fewer than ``limit`` happened in the last ``window_s`` seconds; return 0, else return
+        the seconds until a slot frees (nothing counted)."""
+
+    def ping(self) -> None: ...
+    def close(self) -> None: ...

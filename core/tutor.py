@@ -1,0 +1,120 @@
+"""The facade: one object, built from settings, that pages, notebooks, the CLI and tests all use."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from . import db, library
+from .accounts import Accounts, User
+from .analytics import Analytics
+from .auth import Identity, SupabaseAuth, TokenService
+from .cache import AnswerCache
+from .chat import Chats
+from .engine import Explanations
+from .errors import AuthError, NotFound
+from .generation import Generations
+from .history import History
+from .models import Model, model_from_settings
+from .settings import Settings
+from .store import open_store
+
+
+class Tutor:
+    def __init__(self, settings: Settings, *, model: Model | None = None):
+        self.settings = settings
+        logging.getLogger("core").setLevel(settings.log_level.upper())
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = db.create_engine(db.database_url(settings.database_url, settings.data_dir))
+        db.migrate(self.engine)
+        self.store = open_store(settings)
+        self.accounts = Accounts(self.engine, default_language=settings.default_language)
+        self.tokens = TokenService(settings)
+        self.cache = AnswerCache(self.engine)
+        self.analytics = Analytics(self.engine)
+        self.model = model if model is not None else model_from_settings(settings)
+        self.generations = Generations(self.store, self.cache, self.model, self.analytics)
+        self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
+                                         self.analytics)
+        self.chats = Chats(self.engine, self.cache, self.model, self.analytics)
+        self.history = History(self.engine, self.explanations, self.chats, self.analytics)
+        library.install(self.cache)
+
+    # --- identities ------------------------------------------------------------------------------------------
+
+    @property
+    def uses_supabase_auth(self) -> bool:
+        return bool(self.settings.supabase_url and self.settings.supabase_key)
+
+    def register(self, email: str, password: str, **fields: Any) -> User:
+        if self.uses_supabase_auth:
+            SupabaseAuth(self.settings).sign_up(email, password, name=fields.get("name", ""))
+            return self.accounts.by_email(email) if self._has_user(email) else self.accounts.register(
+                email, None, **fields)
+        return self.accounts.register(email, password, **fields)
+
+    def sign_in(self, email: str, password: str) -> str:
+        """A fresh token for the credentials (Supabase Auth's access token in Supabase mode)."""
+        if self.uses_supabase_auth:
+            return SupabaseAuth(self.settings).sign_in(email, password)
+        return self.token_for(self.accounts.authenticate(email, password))
+
+    def token_for(self, user: User) -> str:
+        return self.tokens.issue(self.identity_of(user))
+
+    def identity(self, token: str) -> Identity:
+        """The verified caller behind a token, with the role and language stored for them now."""
+        claims = self.tokens.verify(token)
+        try:
+            user = self.accounts.get(claims["sub"])
+        except NotFound:
+            if claims.get("provider") != "supabase":
+                raise AuthError("auth_invalid") from None
+            user = self.accounts.register(claims["email"], None, role="student", user_id=claims["sub"])
+        return self.identity_of(user)
+
+    @staticmethod
+    def identity_of(user: User) -> Identity:
+        return Identity(user_id=user.id, email=user.email, role=user.role, name=user.name, language=user.language)
+
+    def _has_user(self, email: str) -> bool:
+        try:
+            self.accounts.by_email(email)
+            return True
+        except NotFound:
+            return False
+
+    # --- explanations and chat (thin pass-throughs, so callers need one object) ------------------------------
+
+    def ask(self, identity: Identity, question: str, **context: Any) -> dict:
+        return self.explanations.start(identity, question, **context)
+
+    def stream(self, identity: Identity, session_id: str, **kwargs: Any):
+        return self.explanations.stream(identity, session_id, **kwargs)
+
+    def pause(self, identity: Identity, session_id: str) -> dict:
+        return self.explanations.pause(identity, session_id)
+
+    def resume(self, identity: Identity, session_id: str) -> dict:
+        return self.explanations.resume(identity, session_id)
+
+    def snapshot(self, identity: Identity, session_id: str) -> dict:
+        return self.explanations.snapshot(identity, session_id)
+
+    def close(self) -> None:
+        self.generations.wait()
+        self.store.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> "Tutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def create_tutor(overrides: Mapping[str, Any] | None = None, *, secrets: Mapping[str, Any] | None = None,
+                 env_file: str | None = ".env", environ: Mapping[str, str] | None = None,
+                 model: Model | None = None) -> Tutor:
+    """Build the tutor from settings: ``create_tutor({"TUTOR_DATA_DIR": tmp})`` in a test, ``create_tutor()`` in
+    the app."""
+    return Tutor(Settings.load(overrides, environ=environ, env_file=env_file, secrets=secrets), model=model)

@@ -1,0 +1,91 @@
+import pytest
+import sqlalchemy as sa
+
+from core import db
+from core.accounts import Accounts
+from core.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
+
+
+@pytest.fixture
+def accounts(tmp_path, backend, request):
+    url = backend.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'tutor.db'}"
+    engine = db.create_engine(db.database_url(url, tmp_path))
+    db.migrate(engine)
+    yield Accounts(engine)
+    engine.dispose()
+
+
+def count(accounts, table):
+    with accounts.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+def test_register_and_authenticate(accounts):
+    user = accounts.register("Ana@Example.org", "correct horse 1", role="student", name="Ana", language="es")
+    assert user.email == "ana@example.org" and user.role == "student"
+    assert accounts.authenticate("ana@example.org", "correct horse 1") == user
+    with accounts.engine.connect() as conn:
+        stored = conn.execute(sa.select(db.users.c.password_hash)).scalar()
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+
+
+@pytest.mark.parametrize("email, password, fields, code", [
+    ("not-an-email", "password123", {}, "invalid_email"),
+    ("a@b", "password123", {}, "invalid_email"),
+    ("ok@example.org", "short1", {}, "weak_password"),
+    ("ok@example.org", "onlyletters", {}, "weak_password"),
+    ("ok@example.org", "12345678", {}, "weak_password"),
+    ("ok@example.org", "aaaaaaa1", {}, "weak_password"),
+    ("ok@example.org", "password123", {"role": "root"}, "invalid_role"),
+    ("ok@example.org", "password123", {"language": "fr"}, "invalid_language"),
+    ("ok@example.org", "password123", {"class_code": "NOPE42"}, "unknown_class"),
+])
+def test_bad_registrations_leave_no_row(accounts, email, password, fields, code):
+    with pytest.raises((InvalidInput, NotFound)) as error:
+        accounts.register(email, password, **fields)
+    assert error.value.code == code
+    assert count(accounts, db.users) == 0 and count(accounts, db.memberships) == 0
+
+
+def test_duplicate_email_is_a_conflict(accounts):
+    accounts.register("dup@example.org", "password123")
+    with pytest.raises(Conflict) as error:
+        accounts.register("DUP@example.org", "password456")
+    assert error.value.code == "email_taken"
+    assert count(accounts, db.users) == 1
+
+
+@pytest.mark.parametrize("email, password", [("ana@example.org", "wrong pass 1"), ("nobody@example.org", "x"),
+                                             ("garbage", "x")])
+def test_wrong_credentials(accounts, email, password):
+    accounts.register("ana@example.org", "correct horse 1")
+    with pytest.raises(AuthError) as error:
+        accounts.authenticate(email, password)
+    assert error.value.code == "auth_failed"
+
+
+def test_classes_join_codes_and_ownership(accounts):
+    teacher = accounts.register("t@example.org", "password123", role="teacher")
+    other = accounts.register("t2@example.org", "password123", role="teacher")
+    student = accounts.register("s@example.org", "password123")
+    klass = accounts.create_class(teacher, "3º ESO B")
+    assert len(klass.join_code) == 6 and klass.join_code.isupper()
+    joined = accounts.register("s2@example.org", "password123", class_code=klass.join_code.lower())
+    accounts.join_class(student, klass.join_code)
+    accounts.join_class(student, klass.join_code)
+    assert [u.email for u in accounts.students_of(teacher, klass.id)] == ["s2@example.org", "s@example.org"][::-1] \
+        or sorted(u.email for u in accounts.students_of(teacher, klass.id)) == ["s2@example.org", "s@example.org"]
+    assert accounts.classes_of(joined) == [klass]
+    assert accounts.classes_of(other) == []
+    with pytest.raises(Forbidden):
+        accounts.students_of(other, klass.id)
+    with pytest.raises(Forbidden):
+        accounts.create_class(student, "mine")
+    with pytest.raises(NotFound) as error:
+        accounts.join_class(student, "ZZZZZZ")
+    assert error.value.code == "unknown_class"
+
+
+def test_names_drop_control_characters(accounts):
+    user = accounts.register("n@example.org", "password123", name="Ana\x00 María\u200b")
+    assert user.name == "Ana María"
