@@ -27,26 +27,26 @@ STEP_TYPES = ("text", "math")
 class CanvasCommandSchema(BaseModel):
     model_config = ConfigDict(extra="forbid")
     op: str
-    x: float | None
-    y: float | None
-    x1: float | None
-    y1: float | None
-    x2: float | None
-    y2: float | None
-    r: float | None
-    w: float | None
-    h: float | None
-    x_min: float | None
-    x_max: float | None
-    y_min: float | None
-    y_max: float | None
-    points: list[list[float]] | None
-    text: str | None
-    expr: str | None
-    label: str | None
-    color: str | None
-    grid: bool | None
-    at_char: int | None
+    x: float | None = None
+    y: float | None = None
+    x1: float | None = None
+    y1: float | None = None
+    x2: float | None = None
+    y2: float | None = None
+    r: float | None = None
+    w: float | None = None
+    h: float | None = None
+    x_min: float | None = None
+    x_max: float | None = None
+    y_min: float | None = None
+    y_max: float | None = None
+    points: list[list[float]] | None = None
+    text: str | None = None
+    expr: str | None = None
+    label: str | None = None
+    color: str | None = None
+    grid: bool | None = None
+    at_char: int | None = None
 
 
 class StepSchema(BaseModel):

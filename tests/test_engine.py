@@ -9,6 +9,7 @@ from core import db
 from core.errors import AIError, Forbidden, InvalidInput
 from core.fakeai import build_answer
 from core.library import load_lessons
+from core.mathtext import formula_spans
 
 LESSON = load_lessons()[0]
 
@@ -57,7 +58,9 @@ def test_chunks_follow_the_protocol(student):
             step = data["step"]
         if item["event"] == "content_chunk":
             assert data["step"] == step and data["chunk"]
-            assert len(data["chunk"]) <= tutor.settings.chunk_size or " " not in data["chunk"].strip()
+            unit = data["chunk"].strip()
+            assert len(data["chunk"]) <= tutor.settings.chunk_size or " " not in unit or (
+                formula_spans(unit) == [(0, len(unit))]), "a long chunk must be one word or one formula"
             position += len(data["chunk"])
             assert data["position"] == position
             content = LESSON.answer.steps[step - 1].content

@@ -1,0 +1,108 @@
+"""Chat with the tutor: conversations with their history, replies streamed, a Stop button while one streams."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import AIError, Forbidden, NotFound, TutorError
+from core.render import local_time, message_markdown
+from ui import app
+
+me = app.who()
+tutor = me.tutor
+identity = me.identity
+ss = st.session_state
+AVATARS = {"user": ":material/person:", "assistant": ":material/school:"}
+
+
+def _new_chat() -> None:
+    ss.pop("chat_id", None)
+    st.query_params.pop("chat", None)
+
+
+def _pick_chat() -> None:
+    ss["chat_id"] = ss.get("chat_pick")
+    if ss["chat_id"]:
+        st.query_params["chat"] = ss["chat_id"]
+
+
+def chats() -> list[dict]:
+    return [row for row in tutor.history.sessions(identity) if row["kind"] == "chat"]
+
+
+def main() -> None:
+    chat_id = st.query_params.get("chat") or ss.get("chat_id")
+    rows = chats()
+    titles = {row["id"]: row for row in rows}
+    if chat_id and chat_id not in titles:
+        try:
+            tutor.chats.history(identity, chat_id)  # says why: not found, or not yours
+        except (NotFound, Forbidden) as error:
+            st.error(me.message(error), icon=":material/error:")
+        chat_id = None
+        st.query_params.pop("chat", None)
+    ss["chat_id"] = chat_id
+    if chat_id and st.query_params.get("chat") != chat_id:
+        st.query_params["chat"] = chat_id
+
+    st.title(me.t("chat_title"), anchor=False)
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        if rows:
+            ss["chat_pick"] = chat_id
+            st.selectbox(me.t("chat_pick"), options=[None] + list(titles), key="chat_pick", on_change=_pick_chat,
+                         format_func=lambda i: me.t("chat_new") if i is None else
+                         f"{titles[i]['title'] or '…'} · {local_time(titles[i]['updated_at'], st.context.timezone)}",
+                         width=420)
+        st.button(me.t("chat_new"), key="chat_new", icon=":material/add_comment:", on_click=_new_chat)
+    if chat_id and titles[chat_id].get("parent_session_id"):
+        st.caption(me.t("chat_about", title=titles[chat_id]["title"]))
+
+    if tutor.model is None:
+        st.info(AIError("ai_unavailable").message_for(me.lang), icon=":material/cloud_off:")
+
+    history = tutor.chats.history(identity, chat_id) if chat_id else []
+    if not history and tutor.model is not None:
+        st.caption(me.t("chat_empty"))
+    for message in history:
+        with st.chat_message(message["role"], avatar=AVATARS.get(message["role"])):
+            st.markdown(message_markdown(message["content"]))
+
+    if ss.get("chat_stop"):  # the click itself stopped the reply; core saved it as far as it got
+        st.caption(me.t("chat_stopped"))
+    prompt = st.chat_input(me.t("chat_placeholder"), key="chat_input", disabled=tutor.model is None,
+                           max_chars=2000)
+    if prompt:
+        reply(chat_id, prompt)
+
+
+def reply(chat_id: str | None, text: str) -> None:
+    with st.chat_message("user", avatar=AVATARS["user"]):
+        st.markdown(message_markdown(text))
+    stop = st.empty()
+    stop.button(me.t("chat_stop"), key="chat_stop", icon=":material/stop_circle:")
+    try:
+        if not chat_id:
+            chat_id = tutor.chats.create(identity, title=text[:60])["id"]
+            ss["chat_id"] = chat_id
+            st.query_params["chat"] = chat_id
+        with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+            out = st.empty()
+            shown = ""
+            events = tutor.chats.send(identity, chat_id, text)
+            try:
+                for item in events:
+                    if item["event"] == "content":
+                        shown += item["data"]["content"]
+                        out.markdown(message_markdown(shown) + " ▌")
+                    elif item["event"] == "done":
+                        out.markdown(message_markdown(item["data"]["full_content"]))
+                    elif item["event"] == "error":
+                        out.markdown(message_markdown(shown))
+                        st.error(me.message(TutorError(item["data"]["code"])), icon=":material/error:")
+            finally:
+                events.close()  # a Stop click lands here: core saves the reply as far as it got
+    except TutorError as error:
+        st.error(me.message(error), icon=":material/error:")
+    stop.empty()
+
+
+main()

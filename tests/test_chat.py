@@ -1,0 +1,95 @@
+import pytest
+
+from core.errors import AIError, Forbidden, InvalidInput
+from core.fakeai import default_reply
+from core.library import load_lessons
+
+LESSON = load_lessons()[0]
+
+
+@pytest.fixture
+def chatting(make_tutor, backend, ai):
+    tutor = make_tutor(**backend, **ai)
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    return tutor, me
+
+
+def test_reply_streams_word_by_word_and_is_saved(chatting, fake_ai):
+    tutor, me = chatting
+    session = tutor.chats.create(me, title="Derivadas")
+    events = list(tutor.chats.send(me, session["id"], "¿Qué es una derivada?"))
+    assert events[0] == {"event": "start", "data": {"session_id": session["id"]}}
+    contents = [e["data"]["content"] for e in events if e["event"] == "content"]
+    assert len(contents) > 3 and all(c.endswith((" ", "\n")) for c in contents[:-1])
+    done = events[-1]
+    assert done["event"] == "done" and done["data"]["full_content"] == "".join(contents)
+    assert done["data"]["full_content"] == default_reply(fake_ai.calls[0]["messages"])
+    history = tutor.chats.history(me, session["id"])
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    assert history[1]["id"] == done["data"]["message_id"] and history[1]["content"] == done["data"]["full_content"]
+
+
+def test_context_is_the_last_ten_messages(chatting, fake_ai):
+    tutor, me = chatting
+    session = tutor.chats.create(me)
+    for i in range(7):
+        list(tutor.chats.send(me, session["id"], f"mensaje {i}"))
+    sent = fake_ai.calls[-1]["messages"]
+    assert sent[0]["role"] == "system"
+    assert len(sent) == 1 + 10 + 1
+    assert sent[-1] == {"role": "user", "content": "mensaje 6"}
+    assert sent[1]["content"] == "mensaje 1", "12 earlier messages: the context keeps the last 10"
+
+
+def test_chat_on_a_step_carries_the_explanation(chatting, fake_ai):
+    tutor, me = chatting
+    state = tutor.ask(me, LESSON.question.text)
+    list(tutor.stream(me, state["id"]))
+    session = tutor.chats.create(me, explanation_id=state["id"], step=2)
+    list(tutor.chats.send(me, session["id"], "No entiendo el paso 2"))
+    system = fake_ai.calls[-1]["messages"][0]["content"]
+    assert LESSON.answer.steps[1].title in system and "<- the student asks about this step" in system
+    assert LESSON.answer.steps[0].content in system
+
+
+def test_stopping_a_reply_keeps_what_was_written(chatting):
+    tutor, me = chatting
+    session = tutor.chats.create(me)
+    stream = tutor.chats.send(me, session["id"], "Hola")
+    got = [next(stream) for _ in range(3)]
+    stream.close()
+    history = tutor.chats.history(me, session["id"])
+    assert history[-1]["role"] == "assistant"
+    assert history[-1]["content"] == "".join(e["data"]["content"] for e in got if e["event"] == "content")
+
+
+def test_provider_error_is_an_error_event(chatting, fake_ai):
+    tutor, me = chatting
+    session = tutor.chats.create(me)
+    fake_ai.fail_next("500")
+    events = list(tutor.chats.send(me, session["id"], "Hola"))
+    assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
+
+
+def test_ownership_and_bad_input(chatting):
+    tutor, me = chatting
+    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "password123"))
+    session = tutor.chats.create(me)
+    with pytest.raises(Forbidden):
+        list(tutor.chats.send(eve, session["id"], "hola"))
+    with pytest.raises(Forbidden):
+        tutor.chats.history(eve, session["id"])
+    for bad, code in (("", "question_empty"), ("<script>x</script>", "invalid_text"), ("x" * 3000, "question_too_long")):
+        with pytest.raises(InvalidInput) as error:
+            list(tutor.chats.send(me, session["id"], bad))
+        assert error.value.code == code
+    assert tutor.chats.history(me, session["id"]) == []
+
+
+def test_no_provider(make_tutor):
+    tutor = make_tutor()
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    session = tutor.chats.create(me)
+    with pytest.raises(AIError) as error:
+        list(tutor.chats.send(me, session["id"], "hola"))
+    assert error.value.code == "ai_unavailable"

@@ -1,0 +1,128 @@
+"""The command line as other checks use it: real subprocesses, real settings from the environment."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.library import load_lessons
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON = load_lessons()[0]
+
+
+@pytest.fixture
+def cli(data_dir):
+    def run(*args, stdin="", env=None, check=None):
+        environ = {"PATH": os.environ["PATH"], "TUTOR_DATA_DIR": str(data_dir), "TUTOR_CHUNK_DELAY_MS": "0",
+                   **(env or {})}
+        done = subprocess.run([sys.executable, "-m", "core", *args], input=stdin, capture_output=True, text=True,
+                              cwd=ROOT, env=environ, timeout=120)
+        if check is not None:
+            assert done.returncode == check, done.stderr
+        return done
+    return run
+
+
+def events(done):
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_users_tokens_and_classes(cli):
+    added = cli("users", "add", "profe@example.org", "--role", "teacher", "--name", "Profe", "--password-stdin",
+                stdin="a-good-pass1\n", check=0)
+    assert json.loads(added.stdout)["role"] == "teacher"
+    code = cli("classes", "add", "3º ESO B", "--teacher", "profe@example.org", check=0).stdout.strip()
+    assert len(code) == 6
+    cli("users", "add", "ana@example.org", "--role", "student", "--class", code, "--password-stdin",
+        stdin="a-good-pass1\n", check=0)
+    token = cli("users", "token", "ana@example.org", "--password-stdin", stdin="a-good-pass1\n", check=0).stdout.strip()
+    who = json.loads(cli("users", "whoami", token, check=0).stdout)
+    assert who["email"] == "ana@example.org" and who["role"] == "student"
+
+
+@pytest.mark.parametrize("args, stdin, code", [
+    (["users", "add", "bad-email", "--role", "student", "--password-stdin"], "a-good-pass1\n", "invalid_email"),
+    (["users", "add", "x@example.org", "--role", "student", "--password-stdin"], "weak\n", "weak_password"),
+    (["users", "add", "x@example.org", "--role", "student", "--class", "NOPE99", "--password-stdin"],
+     "a-good-pass1\n", "unknown_class"),
+    (["users", "token", "nobody@example.org", "--password-stdin"], "a-good-pass1\n", "auth_failed"),
+    (["users", "whoami", "not.a.token"], "", "auth_invalid"),
+    (["classes", "add", "X", "--teacher", "nobody@example.org"], "", "unknown_user"),
+])
+def test_refusals_exit_non_zero_with_one_line(cli, args, stdin, code):
+    done = cli(*args, stdin=stdin)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error {code}:")
+
+
+def test_duplicate_user_and_expired_token(cli, data_dir):
+    cli("users", "add", "d@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n", check=0)
+    again = cli("users", "add", "d@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n")
+    assert again.returncode != 0 and "email_taken" in again.stderr
+    short = cli("users", "token", "d@example.org", "--password-stdin", stdin="a-good-pass1\n",
+                env={"TUTOR_JWT_TTL": "-60"}, check=0).stdout.strip()
+    expired = cli("users", "whoami", short)
+    assert expired.returncode != 0 and "auth_expired" in expired.stderr
+
+
+def test_library_list(cli):
+    rows = [json.loads(line) for line in cli("library", "list", "--json", check=0).stdout.splitlines()]
+    assert len(rows) == len(load_lessons()) >= 30
+    assert {"question", "language", "steps", "hash"} <= set(rows[0])
+    assert sum(r["language"] == "es" for r in rows) >= 12 and sum(r["language"] == "en" for r in rows) >= 12
+
+
+def test_ask_pause_and_resume_in_another_process(cli):
+    cli("users", "add", "ana@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n", check=0)
+    first = events(cli("ask", LESSON.question.text, "--user", "ana@example.org", "--json", "--max-chunks", "3",
+                       check=0))
+    session_id = first[0]["session_id"]
+    assert all(e["session_id"] == session_id for e in first)
+    assert [e["event"] for e in first].count("content_chunk") == 3
+    assert first[-1]["event"] == "streaming_paused"
+    rest = events(cli("resume", session_id, "--user", "ana@example.org", "--json", check=0))
+    assert rest[0]["event"] == "streaming_resumed"
+    assert rest[0]["data"]["position"] == first[-1]["data"]["position"]
+    assert rest[-1]["event"] == "explanation_complete"
+    text = "".join(e["data"]["chunk"] for e in first + rest if e["event"] == "content_chunk")
+    assert text == "".join(s.content for s in LESSON.answer.steps)
+
+
+def test_someone_elses_session_is_forbidden(cli):
+    for who in ("ana", "eve"):
+        cli("users", "add", f"{who}@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n",
+            check=0)
+    first = events(cli("ask", LESSON.question.text, "--user", "ana@example.org", "--json", "--max-chunks", "1"))
+    stolen = cli("resume", first[0]["session_id"], "--user", "eve@example.org", "--json")
+    assert stolen.returncode != 0
+    assert events(stolen)[-1]["data"]["code"] == "forbidden"
+
+
+def test_error_event_exits_non_zero(cli):
+    cli("users", "add", "ana@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n", check=0)
+    done = cli("ask", "¿Cuánto mide la sombra de un poste de 3 m?", "--user", "ana@example.org", "--json")
+    assert done.returncode != 0
+    assert events(done)[-1] == {"event": "error", "session_id": None, "data": {
+        "code": "ai_unavailable", "message": events(done)[-1]["data"]["message"]}}
+
+
+def test_single_flight_across_processes(cli, data_dir, fake_ai, backend):
+    """Several processes ask the same uncached question at once: the provider is called exactly once."""
+    fake_ai.tokens_per_second = 300
+    env = {"OPENAI_BASE_URL": fake_ai.base_url, "OPENAI_API_KEY": "test", **backend}
+    cli("users", "add", "ana@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n",
+        env=env, check=0)
+    environ = {"PATH": os.environ["PATH"], "TUTOR_DATA_DIR": str(data_dir), "TUTOR_CHUNK_DELAY_MS": "0", **env}
+    procs = [subprocess.Popen([sys.executable, "-m", "core", "ask", "¿Qué es la fuerza centrípeta?", "--user",
+                               "ana@example.org", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=ROOT, env=environ)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    texts = {"".join(json.loads(line)["data"].get("chunk", "") for line in out.splitlines())
+             for out, _ in outputs}
+    assert len(texts) == 1 and "" not in texts
+    assert len(fake_ai.calls) == 1

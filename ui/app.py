@@ -1,0 +1,270 @@
+"""Per-run plumbing shared by the pages: the tutor, who is signed in, the login cookie, language, navigation.
+
+No tutoring logic here: everything the tutor decides lives in ``core`` (reached through one ``Tutor``); this module
+only wires Streamlit to it.
+
+Login: the app's token (a JWT) is kept in ``st.session_state`` for this tab and in a ``SameSite=Strict`` cookie
+for reloads. Streamlit gives the request's cookies as ``st.context.cookies`` but cannot set one, so a tiny
+script in an ``st.html`` element writes ``document.cookie`` (it is rendered on every run until the browser's
+cookie matches, then not at all). The token is verified with ``tutor.identity`` on every run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core import SETTINGS, create_tutor
+from core.auth import Identity
+from core.errors import AuthError, TutorError
+from core.i18n import LANGUAGES, t
+
+COOKIE = "tutor_token"
+LANGUAGE_NAMES = {"es": "Español", "en": "English"}
+PAGE_FILES = {"login": "pages/login.py", "ask": "pages/ask.py", "chat": "pages/chat.py",
+              "history": "pages/history.py", "teacher": "pages/teacher.py"}
+PAGE_ICONS = {"login": ":material/login:", "ask": ":material/lightbulb:", "chat": ":material/forum:",
+              "history": ":material/history:", "teacher": ":material/school:"}
+TEACHER_ROLES = ("teacher", "admin")
+# Session-state keys that survive a sign-out (everything else belongs to the user who signed out).
+_KEEP_ON_SIGN_OUT = ("reader", "lang", "dead_cookie", "notice")
+
+_SETTING_NAMES = frozenset(s.name for s in SETTINGS)
+
+
+# --- the tutor -------------------------------------------------------------------------------------------------
+
+def _secrets() -> dict:
+    """``st.secrets`` as a plain dict of top-level values (empty when there is no secrets file)."""
+    try:
+        return {k: v for k, v in st.secrets.to_dict().items() if not isinstance(v, Mapping)}
+    except Exception:  # no secrets.toml: Streamlit raises
+        return {}
+
+
+@st.cache_resource(show_spinner=False)
+def _build_tutor(_environment_key: tuple):
+    return create_tutor(secrets=_secrets())
+
+
+def get_tutor():
+    """The process's tutor, built once from settings (keyed on the settings in the environment, so tests that
+    point ``TUTOR_DATA_DIR`` somewhere else get their own)."""
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k in _SETTING_NAMES))
+    return _build_tutor(key)
+
+
+# --- who is here -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Who:
+    tutor: object
+    identity: Identity | None
+    lang: str
+
+    @property
+    def signed_in(self) -> bool:
+        return self.identity is not None
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.identity is not None and self.identity.role in TEACHER_ROLES
+
+    def t(self, key: str, **params) -> str:
+        return t(key, self.lang, **params)
+
+    def message(self, error: TutorError) -> str:
+        return error.message_for(self.lang)
+
+
+def request_cookie() -> str | None:
+    """The login cookie sent with the page request (fixed for the life of the tab's connection)."""
+    try:
+        return st.context.cookies.get(COOKIE)
+    except Exception:
+        return None
+
+
+def _browser_language() -> str | None:
+    try:
+        locale = (st.context.locale or "").lower()
+    except Exception:
+        return None
+    language = locale.split("-")[0]
+    return language if language in LANGUAGES else None
+
+
+def resolve(tutor) -> Who:
+    """Who is using this tab now; called once per run, before anything is drawn."""
+    ss = st.session_state
+    ss.setdefault("reader", uuid.uuid4().hex)
+    token = ss.get("token")
+    if not token:
+        cookie = request_cookie()
+        if cookie and cookie != ss.get("dead_cookie"):
+            token = cookie
+    identity = None
+    if token:
+        try:
+            identity = tutor.identity(token)
+            ss["token"] = token
+        except AuthError as error:
+            _forget_user()
+            ss["dead_cookie"] = token
+            ss["notice"] = ("warning", error.code)
+        except TutorError as error:
+            st.error(error.message_for(ss.get("lang") or tutor.settings.default_language))
+            st.stop()
+    if identity is not None:
+        if ss.get("lang_owner") != identity.user_id:
+            ss["lang_owner"] = identity.user_id
+            ss["lang"] = identity.language
+        lang = identity.language
+    else:
+        lang = ss.get("lang") or _browser_language() or tutor.settings.default_language
+        ss["lang"] = lang
+    who = Who(tutor=tutor, identity=identity, lang=lang)
+    ss["_who"] = who
+    return who
+
+
+def who() -> Who:
+    """The ``Who`` that ``streamlit_app.py`` resolved for this run."""
+    return st.session_state["_who"]
+
+
+def sign_in(token: str) -> None:
+    ss = st.session_state
+    _forget_user()
+    ss["token"] = token
+    ss.pop("notice", None)
+
+
+def sign_out() -> None:
+    """Forget the user in this tab and drop the browser's cookie (it is refused from now on in this tab)."""
+    ss = st.session_state
+    ss["dead_cookie"] = request_cookie() or ss.get("token")
+    _forget_user()
+    ss["notice"] = ("info", "signed_out")
+    st.query_params.clear()
+
+
+def _forget_user() -> None:
+    ss = st.session_state
+    for key in list(ss.keys()):
+        if key not in _KEEP_ON_SIGN_OUT:
+            del ss[key]
+
+
+def sync_cookie(who: Who) -> None:
+    """Make the browser's login cookie match this tab's sign-in (no-op once it does)."""
+    want = st.session_state.get("token") if who.signed_in else None
+    have = request_cookie()
+    if want == have or (not want and not have):
+        return
+    secure = "; Secure" if _is_https() else ""
+    if want:
+        ttl = int(who.tutor.settings.jwt_ttl)
+        cookie = f"{COOKIE}={want}; Max-Age={ttl}; Path=/; SameSite=Strict{secure}"
+    else:
+        cookie = f"{COOKIE}=; Max-Age=0; Path=/; SameSite=Strict{secure}"
+    with st.container(key="cookie_sync"):
+        st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
+
+
+def _is_https() -> bool:
+    try:
+        return (st.context.url or "").startswith("https://")
+    except Exception:
+        return False
+
+
+# --- navigation and the sidebar ----------------------------------------------------------------------------------
+
+def _not_allowed() -> None:
+    me = who()
+    st.warning(me.t("page_not_allowed"), icon=":material/block:")
+    st.page_link(PAGE_FILES["ask"], label=me.t("go_home"), icon=PAGE_ICONS["ask"])
+
+
+def _to_home() -> None:
+    st.switch_page(PAGE_FILES["ask"])
+
+
+def pages_for(who: Who) -> list:
+    """The pages this user may see. The other known URLs are registered hidden, as a sign-in form (signed out) or
+    a "not available" notice, so opening one never shows another role's page nor a "page not found" modal that
+    leaves the app inert."""
+
+    def page(name: str, **kwargs):
+        return st.Page(PAGE_FILES[name], title=who.t(f"page_{name}"), icon=PAGE_ICONS[name], url_path=name, **kwargs)
+
+    def hidden(target, name: str):
+        return st.Page(target, title=who.t(f"page_{name}"), url_path=name, visibility="hidden")
+
+    if not who.signed_in:
+        return [page("login", default=True)] + [hidden(PAGE_FILES["login"], name)
+                                               for name in ("ask", "chat", "history", "teacher")]
+    pages = [page("ask", default=True), page("chat"), page("history")]
+    pages.append(page("teacher") if who.is_teacher else hidden(_not_allowed, "teacher"))
+    pages.append(hidden(_to_home, "login"))
+    return pages
+
+
+def sidebar(who: Who) -> None:
+    with st.sidebar:
+        if who.signed_in:
+            me = who.identity
+            st.markdown(f"**{_plain(me.name or me.email)}**")
+            st.caption(f"{_plain(me.email)} · {who.t('role_' + me.role)}")
+        st.segmented_control(who.t("language"), options=list(LANGUAGES), format_func=LANGUAGE_NAMES.get,
+                             key="ui_lang", default=who.lang, required=True, on_change=_language_changed)
+        if who.signed_in:
+            st.button(who.t("sign_out"), key="logout", icon=":material/logout:", on_click=sign_out)
+
+
+def _language_changed() -> None:
+    ss = st.session_state
+    language = ss.get("ui_lang")
+    if language not in LANGUAGES:
+        return
+    ss["lang"] = language
+    me = ss.get("_who")
+    if me is not None and me.identity is not None:
+        try:
+            me.tutor.accounts.set_language(me.identity.user_id, language)
+        except TutorError as error:
+            ss["notice"] = ("error", error.code)
+
+
+def show_notice(who: Who) -> None:
+    """A one-off message left by the previous run (signed out, session expired, …)."""
+    notice = st.session_state.pop("notice", None)
+    if notice:
+        kind, code = notice
+        text = who.t(code) if code == "signed_out" else TutorError(code).message_for(who.lang)
+        getattr(st, kind)(text)
+
+
+def _plain(text: str) -> str:
+    from core.render import plain_markdown
+    return plain_markdown(text)
+
+
+STYLE = """
+<style>
+.st-key-cookie_sync { display: none; }
+div[data-testid="stColumn"]:has(> div > div > .st-key-canvas),
+div[data-testid="stColumn"]:has(.st-key-canvas) { position: sticky; top: 3.75rem; align-self: flex-start; }
+.st-key-canvas svg { width: 100%; height: auto; }
+.st-key-explanation [data-testid="stCaptionContainer"] { margin-top: -0.6rem; }
+</style>
+"""
+
+
+def style() -> None:
+    st.html(STYLE)
