@@ -60,8 +60,10 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255)),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("credits", sa.Integer, nullable=False, default=0, server_default="0"),
     _created(),
     sa.CheckConstraint("role in ('student', 'teacher', 'admin')", name="users_role"),
+    sa.CheckConstraint("credits >= 0", name="users_credits"),
 )
 
 classes = sa.Table(
@@ -160,6 +162,32 @@ events = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow, index=True),
 )
 
+answer_versions = sa.Table(
+    "answer_versions", metadata,
+    sa.Column("id", Id, primary_key=True, default=new_id),
+    sa.Column("answer_id", Id, sa.ForeignKey("ai_answers.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("editor_id", Id, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False, default=""),
+    sa.Column("steps", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    _created(),
+    sa.UniqueConstraint("answer_id", "version", name="answer_versions_answer_version"),
+    sa.CheckConstraint("action in ('created', 'edited', 'approved', 'retired')", name="answer_versions_action"),
+)
+
+credit_ledger = sa.Table(
+    "credit_ledger", metadata,
+    sa.Column("id", Id, primary_key=True, default=new_id),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("delta", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("granted_by", Id, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("question_hash", sa.String(64)),
+    _created(),
+)
+
 schema_migrations = sa.Table(
     "schema_migrations", metadata,
     sa.Column("version", sa.Integer, primary_key=True),
@@ -170,12 +198,27 @@ schema_migrations = sa.Table(
 
 # --- migrations -------------------------------------------------------------------------------------------------
 
+def _has_column(conn: sa.Connection, table: str, column: str) -> bool:
+    return column in {c["name"] for c in sa.inspect(conn).get_columns(table)}
+
+
 def m001_initial(conn: sa.Connection) -> None:
     for table in (users, classes, memberships, ai_answers, tutor_sessions, messages, ratings, events):
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [m001_initial]
+def m002_curation_and_credits(conn: sa.Connection) -> None:
+    """Answer versions (who changed what, when) and credit balances with their ledger."""
+    if not _has_column(conn, "users", "credits"):
+        # SQLite cannot add a CHECK constraint to an existing table; PostgreSQL gets it.
+        conn.execute(sa.text("alter table users add column credits integer not null default 0"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("alter table users add constraint users_credits check (credits >= 0)"))
+    answer_versions.create(conn, checkfirst=True)
+    credit_ledger.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [m001_initial, m002_curation_and_credits]
 
 
 def migrate(engine: sa.Engine) -> list[str]:

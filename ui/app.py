@@ -25,8 +25,8 @@ from core.i18n import LANGUAGES, t
 
 COOKIE = "tutor_token"
 LANGUAGE_NAMES = {"es": "Español", "en": "English"}
-PAGE_FILES = {"login": "pages/login.py", "ask": "pages/ask.py", "chat": "pages/chat.py",
-              "history": "pages/history.py", "teacher": "pages/teacher.py"}
+PAGE_FILES = {"login": "app_pages/login.py", "ask": "app_pages/ask.py", "chat": "app_pages/chat.py",
+              "history": "app_pages/history.py", "teacher": "app_pages/teacher.py"}
 PAGE_ICONS = {"login": ":material/login:", "ask": ":material/lightbulb:", "chat": ":material/forum:",
               "history": ":material/history:", "teacher": ":material/school:"}
 TEACHER_ROLES = ("teacher", "admin")
@@ -84,16 +84,18 @@ class Who:
 def request_cookie() -> str | None:
     """The login cookie sent with the page request (fixed for the life of the tab's connection)."""
     try:
-        return st.context.cookies.get(COOKIE)
+        value = st.context.cookies.get(COOKIE)
     except Exception:
         return None
+    return value if isinstance(value, str) and value else None
 
 
 def _browser_language() -> str | None:
     try:
-        locale = (st.context.locale or "").lower()
+        locale = st.context.locale
     except Exception:
         return None
+    locale = locale.lower() if isinstance(locale, str) else ""
     language = locale.split("-")[0]
     return language if language in LANGUAGES else None
 
@@ -178,9 +180,10 @@ def sync_cookie(who: Who) -> None:
 
 def _is_https() -> bool:
     try:
-        return (st.context.url or "").startswith("https://")
+        url = st.context.url
     except Exception:
         return False
+    return isinstance(url, str) and url.startswith("https://")
 
 
 # --- navigation and the sidebar ----------------------------------------------------------------------------------
@@ -221,15 +224,17 @@ def sidebar(who: Who) -> None:
             me = who.identity
             st.markdown(f"**{_plain(me.name or me.email)}**")
             st.caption(f"{_plain(me.email)} · {who.t('role_' + me.role)}")
+        # One widget per user (and one for signed-out visitors), so a sign-in never inherits the picker's value.
+        key = f"ui_lang_{who.identity.user_id if who.signed_in else 'visitor'}"
         st.segmented_control(who.t("language"), options=list(LANGUAGES), format_func=LANGUAGE_NAMES.get,
-                             key="ui_lang", default=who.lang, required=True, on_change=_language_changed)
+                             key=key, default=who.lang, required=True, on_change=_language_changed, args=(key,))
         if who.signed_in:
             st.button(who.t("sign_out"), key="logout", icon=":material/logout:", on_click=sign_out)
 
 
-def _language_changed() -> None:
+def _language_changed(key: str) -> None:
     ss = st.session_state
-    language = ss.get("ui_lang")
+    language = ss.get(key)
     if language not in LANGUAGES:
         return
     ss["lang"] = language

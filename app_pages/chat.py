@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.chat import MAX_MESSAGE_CHARS
 from core.errors import AIError, Forbidden, NotFound, TutorError
 from core.render import local_time, message_markdown
+from core.questions import clean_text
 from ui import app
 
 me = app.who()
@@ -69,7 +71,7 @@ def main() -> None:
     if ss.get("chat_stop"):  # the click itself stopped the reply; core saved it as far as it got
         st.caption(me.t("chat_stopped"))
     prompt = st.chat_input(me.t("chat_placeholder"), key="chat_input", disabled=tutor.model is None,
-                           max_chars=2000)
+                           max_chars=MAX_MESSAGE_CHARS)
     if prompt:
         reply(chat_id, prompt)
 
@@ -81,6 +83,7 @@ def reply(chat_id: str | None, text: str) -> None:
     stop.button(me.t("chat_stop"), key="chat_stop", icon=":material/stop_circle:")
     try:
         if not chat_id:
+            clean_text(text, limit=MAX_MESSAGE_CHARS)  # refuse a bad first message before creating the chat
             chat_id = tutor.chats.create(identity, title=text[:60])["id"]
             ss["chat_id"] = chat_id
             st.query_params["chat"] = chat_id
