@@ -7,7 +7,8 @@ meet. Steps:
 1. Unicode NFKC; control and format characters removed (tabs and newlines become spaces).
 2. Accents removed (``á``→``a``, ``ü``→``u``) except ``ñ``, which changes meaning (``año``/``ano``).
 3. Words folded to lower case when they read as ordinary words: Capitalised words of 3+ letters, upper-case
-   words of 4+ letters, and any Capitalised word that opens a sentence. Single letters (variables such as ``x``, ``A``, ``F``), mixed or
+   words of 4+ letters, any Capitalised word that opens a sentence, and every word of 2+ letters when the whole
+   question is typed in capitals. Single letters (variables such as ``x``, ``A``, ``F``), mixed or
    upper-case tokens (units such as ``mA``, ``MHz``, ``N``) and anything with a digit are kept as written.
 4. ``¿ ¡`` and quotes removed; ``? ! . , ; :`` removed unless between two digits (``3,5`` and ``2.5`` stay).
 5. Spaces collapsed, and removed around ``= + - * / ^ ( ) < >`` so ``x + 2 = 5`` and ``x+2=5`` meet.
@@ -74,9 +75,11 @@ def _strip_accents(text: str) -> str:
     return "".join(out)
 
 
-def _fold(word: str, opens_sentence: bool) -> str:
+def _fold(word: str, opens_sentence: bool, shouting: bool) -> str:
     if not word.isalpha():
         return word
+    if shouting and len(word) >= 2:
+        return word.lower()
     if word.islower() and len(word) >= 3:
         return word
     if word.isupper() and len(word) >= 4:
@@ -92,6 +95,7 @@ def canonical_form(text: str) -> str:
     text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     text = _strip_accents(text)
     tokens = _TOKEN.findall(text)
+    shouting = sum(c.isupper() for c in text) > 8 and not any(c.islower() for c in text)
     out: list[str] = []
     opens_sentence = True
     for i, token in enumerate(tokens):
@@ -108,7 +112,7 @@ def canonical_form(text: str) -> str:
                 opens_sentence = opens_sentence or token in _SENTENCE_END
             continue
         if token.strip():
-            out.append(_fold(token, opens_sentence))
+            out.append(_fold(token, opens_sentence, shouting))
             opens_sentence = False
         else:
             out.append(" ")

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from . import db, library
 from .accounts import Accounts, User
 from .analytics import Analytics
-from .auth import Identity, SupabaseAuth, TokenService
+from .auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
 from .cache import AnswerCache
 from .chat import Chats
 from .engine import Explanations
@@ -28,6 +28,7 @@ class Tutor:
         db.migrate(self.engine)
         self.store = open_store(settings)
         self.accounts = Accounts(self.engine, default_language=settings.default_language)
+        load_or_create_secret(settings)  # on first run, not at the first sign-in: every process then agrees
         self.tokens = TokenService(settings)
         self.cache = AnswerCache(self.engine)
         self.analytics = Analytics(self.engine)

@@ -1,0 +1,33 @@
+import re
+
+from core import i18n
+from core.errors import AuthError, RateLimited
+
+
+def test_every_text_and_error_exists_in_both_languages():
+    for table in (i18n.ERRORS, i18n.TEXTS):
+        for key, entry in table.items():
+            assert set(entry) == set(i18n.LANGUAGES), key
+            assert all(entry[lang].strip() for lang in i18n.LANGUAGES), key
+            placeholders = {lang: set(re.findall(r"{(\w+)", entry[lang])) for lang in i18n.LANGUAGES}
+            assert placeholders["es"] == placeholders["en"], key
+
+
+def test_waiting_phrases_cycle_in_each_language():
+    for lang in i18n.LANGUAGES:
+        phrases = i18n.waiting_phrases(lang)
+        first = [next(phrases) for _ in range(len(i18n.WAITING_PHRASES[lang]) + 1)]
+        assert first[0] == first[-1] and len(set(first)) == len(i18n.WAITING_PHRASES[lang])
+
+
+def test_errors_speak_both_languages():
+    error = AuthError("auth_expired")
+    assert error.message_for("es") != error.message_for("en")
+    assert error.to_event("es") == {"event": "error", "data": {"code": "auth_expired",
+                                                               "message": error.message_for("es")}}
+    assert "7" in RateLimited(retry_after=6.6).message_for("es")
+
+
+def test_unknown_codes_and_languages_fall_back():
+    assert i18n.error_message("no_such_code", "es") == i18n.ERRORS["error"]["es"]
+    assert i18n.error_message("forbidden", "fr") == i18n.ERRORS["forbidden"]["en"]
