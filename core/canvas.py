@@ -152,13 +152,13 @@ def _check_node(node: ast.AST) -> None:
         _check_call(node)
     else:
         what = _FORBIDDEN_NODES.get(type(node), type(node).__name__)
-        raise CanvasError(f"{what} not allowed in expressions ({_ALLOWED_HELP})")
+        raise CanvasError(f"not allowed in expressions: {what} ({_ALLOWED_HELP})")
 
 
 def _check_constant(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CanvasError(f"only numbers are allowed as constants, not {type(value).__name__}")
-    if not math.isfinite(value) or abs(value) > 1e15:
+    if abs(value) > 1e15 or not math.isfinite(value):
         raise CanvasError("number in expression is too large")
 
 
@@ -294,7 +294,7 @@ def _field(name: str, value: Any) -> Any:
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CanvasError(f"{name} must be a number")
-    if not math.isfinite(value) or abs(value) > MAX_ABS:
+    if abs(value) > MAX_ABS or not math.isfinite(value):
         raise CanvasError(f"{name} must be a finite number within ±{MAX_ABS:g}")
     return float(value)
 
@@ -702,7 +702,10 @@ def _draw_text(command: dict, view: _View) -> list[str]:
 
 
 def _draw_plot(command: dict, view: _View) -> list[str]:
-    function = compile_expression(command["expr"])
+    try:
+        function = compile_expression(command["expr"])
+    except CanvasError:
+        return []
     low = command.get("x_min", view.x_min)
     high = command.get("x_max", view.x_max)
     if low >= high:

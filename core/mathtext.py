@@ -18,6 +18,7 @@ _INLINE = frozenset({"$", "\\("})
 _SPECIAL = re.compile(r"[`\\$\n]")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_BACKTICKS = re.compile(r"`+")
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _paragraph_end(text: str, index: int) -> int:
 
 
 def _code_span(text: str, index: int, scan: _Scan) -> int:
-    run = len(text[index:]) - len(text[index:].lstrip("`"))
+    run = _BACKTICKS.match(text, index).end() - index
     closer = re.compile(rf"(?<!`){'`' * run}(?!`)")
     found = closer.search(text, index + run, _paragraph_end(text, index))
     if not found:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from core.mathtext import chunk_text, formula_spans, safe_prefix, to_markdown_math, unbalanced_delimiters
 
