@@ -66,16 +66,17 @@ class StepSlots:
         head = (step.title, step.complete, view.total_steps, view.duration)
         if head != self.drawn_head:
             self.drawn_head = head
-            mark = " ✓" if step.complete else ""
-            self.head.markdown(f"##### {number}. {step.title_markdown}{mark}\n\n:gray[{view.progress(number, me.lang)}]")
+            mark = " :green[:material/check_circle:]" if step.complete else ""
+            self.head.markdown(f"##### {number}. {step.title_markdown}{mark}\n"
+                               f":gray-badge[{view.progress(number, me.lang)}]")
         self.body.markdown(step.markdown)
 
 
 def ask_form(session_id: str | None) -> str | None:
     """The question box; returns the id of a newly started explanation."""
-    with st.form("ask_form", border=False):
+    with st.form("ask_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
         question = st.text_area(me.t("question"), key="question", placeholder=me.t("question_placeholder"),
-                                height=90, label_visibility="collapsed")
+                                height=68, label_visibility="collapsed")
         asked = st.form_submit_button(me.t("ask"), key="ask", type="primary", icon=":material/auto_awesome:")
     text = ss.pop("ask_now", None) or (question if asked else None)
     if text is None:
@@ -131,10 +132,12 @@ def main() -> None:
         st.switch_page(app.PAGE_FILES["chat"], query_params={"chat": ss.pop("open_chat")})
     session_id = st.query_params.get("session") or ss.get("ask_session")
 
-    st.title(me.t("ask_title"), anchor=False)
+    title = st.empty()
     started = ask_form(session_id)
     if started:
         session_id = started
+    if not session_id:
+        title.title(me.t("ask_title"), anchor=False)
     if ss.get("ask_error"):
         st.error(ss.pop("ask_error"), icon=":material/error:")
     if not session_id:
@@ -147,6 +150,9 @@ def main() -> None:
         st.error(me.message(error), icon=":material/error:")
         ss.pop("ask_session", None)
         st.query_params.pop("session", None)
+        return
+    except TutorError as error:  # e.g. the session store is not answering: say so, keep the session
+        st.error(me.message(error), icon=":material/error:")
         return
     ss["ask_session"] = session_id
     if st.query_params.get("session") != session_id:
@@ -206,10 +212,11 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
         finish(view.status)
         return
 
-    controls.button(me.t("pause"), key="pause", icon=":material/pause:", on_click=_pause, args=(session_id,))
     status_box = None
-    ended = None
-    for item in tutor.stream(identity, session_id, reader=ss["reader"]):
+
+    def follow(item: dict) -> str | None:
+        """Show one event; returns how the stream ended when it did."""
+        nonlocal status_box
         change = view.apply(item)
         if change == "waiting":
             if status_box is None:
@@ -224,7 +231,17 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
         elif change == "canvas":
             draw_board()
         elif change in ("complete", "paused", "error"):
-            ended = change
+            return change
+        return None
+
+    controls.button(me.t("pause"), key="pause", icon=":material/pause:", on_click=_pause, args=(session_id,))
+    ended = None
+    try:
+        for item in tutor.stream(identity, session_id, reader=app.reader_for_this_run()):
+            ended = follow(item) or ended
+    except TutorError as error:
+        view.apply(error.to_event(me.lang))
+        ended = "error"
     if ended is None:  # the stream ended without saying why: another tab took over, or the state moved on
         view = ExplanationView.from_snapshot(tutor.snapshot(identity, session_id))
         if view.status == "streaming":
@@ -232,6 +249,9 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
             controls.button(me.t("continue_here"), key="take_over", icon=":material/open_in_browser:")
             notice.info(me.t("taken_over"), icon=":material/tab:")
             return
+        for step in view.steps:  # moved on elsewhere (paused or finished in another tab): show where it is
+            draw_step(step.step)
+        draw_board()
         ended = view.status
     finish(ended)
 

@@ -1,6 +1,8 @@
 """Chat with the tutor: conversations with their history, replies streamed, a Stop button while one streams."""
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from core.chat import MAX_MESSAGE_CHARS
@@ -13,6 +15,7 @@ me = app.who()
 tutor = me.tutor
 identity = me.identity
 ss = st.session_state
+STOP_WAIT_S = 3.0
 AVATARS = {"user": ":material/person:", "assistant": ":material/school:"}
 
 
@@ -25,6 +28,14 @@ def _pick_chat() -> None:
     ss["chat_id"] = ss.get("chat_pick")
     if ss["chat_id"]:
         st.query_params["chat"] = ss["chat_id"]
+
+
+def _wait_for_reply() -> None:
+    """Stop: with fast reruns the interrupted run winds down in its own thread while this one starts; wait (a
+    little) for it to save the partial reply, so the history drawn next includes it."""
+    finished = ss.get("chat_reply_saved")
+    if finished is not None:
+        finished.wait(STOP_WAIT_S)
 
 
 def chats() -> list[dict]:
@@ -79,8 +90,10 @@ def main() -> None:
 def reply(chat_id: str | None, text: str) -> None:
     with st.chat_message("user", avatar=AVATARS["user"]):
         st.markdown(message_markdown(text))
+    finished = threading.Event()  # set once core has saved the reply (whole, or as far as it got)
+    ss["chat_reply_saved"] = finished
     stop = st.empty()
-    stop.button(me.t("chat_stop"), key="chat_stop", icon=":material/stop_circle:")
+    stop.button(me.t("chat_stop"), key="chat_stop", icon=":material/stop_circle:", on_click=_wait_for_reply)
     try:
         if not chat_id:
             clean_text(text, limit=MAX_MESSAGE_CHARS)  # refuse a bad first message before creating the chat
@@ -103,6 +116,7 @@ def reply(chat_id: str | None, text: str) -> None:
                         st.error(me.message(TutorError(item["data"]["code"])), icon=":material/error:")
             finally:
                 events.close()  # a Stop click lands here: core saves the reply as far as it got
+                finished.set()
     except TutorError as error:
         st.error(me.message(error), icon=":material/error:")
     stop.empty()

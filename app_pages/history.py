@@ -54,7 +54,7 @@ STATUS_KEYS = {"status_streaming", "status_paused", "status_complete", "status_e
 def row_view(row: dict) -> None:
     session_id = row["id"]
     with st.container(border=True, key=f"session_{session_id}"):
-        text, actions = st.columns([3, 2], vertical_alignment="center")
+        text, actions = st.columns([1, 1], vertical_alignment="center")
         with text:
             st.markdown(f"{KIND_ICONS.get(row['kind'], '')} **{plain_markdown(title_of(row))}**")
             details = [me.t(f"kind_{row['kind']}"), local_time(row["updated_at"] or row["created_at"],

@@ -7,7 +7,7 @@ from ui import app
 me = app.who()
 tutor = me.tutor
 
-_, middle, _ = st.columns([1, 2, 1])
+_, middle, _ = st.columns([1, 3, 1])
 with middle:
     st.title(me.t("login_title"), anchor=False)
     st.caption(me.t("login_intro"))

@@ -59,6 +59,10 @@ ERRORS: dict[str, dict[str, str]] = {
                      "en": "Too many requests. Wait {retry_after} s."},
     "insufficient_credits": {"es": "No te quedan créditos para preguntas nuevas. Pide más a tu profesor.",
                              "en": "You have no credits left for new questions. Ask your teacher for more."},
+    "invalid_amount": {"es": "La cantidad de créditos debe ser un número entero entre 1 y {limit}.",
+                       "en": "The number of credits must be a whole number from 1 to {limit}."},
+    "invalid_reason": {"es": "El motivo debe tener como mucho {limit} caracteres.",
+                       "en": "The reason must be at most {limit} characters long."},
     "store_unavailable": {"es": "El almacén de sesiones no responde. Inténtalo de nuevo.",
                           "en": "The session store is not answering. Please try again."},
 }

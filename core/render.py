@@ -12,7 +12,6 @@ Safety contract (the pages rely on it):
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -138,7 +137,10 @@ class ExplanationView:
 
     @property
     def commands(self) -> list[dict]:
-        return [c for s in self.steps for c in s.commands]
+        """Every drawing reached, in reveal order: by step, then by ``at_char`` (ties keep their order). Events
+        arrive chunk by chunk while a snapshot lists a step's commands in stored order; sorting makes a live
+        board and a reloaded one identical."""
+        return [c for s in self.steps for c in sorted(s.commands, key=lambda c: c.get("at_char", 0))]
 
     def board_svg(self) -> str:
         """The whiteboard as reached: every step's drawings so far, in order (``clear`` wipes what came before)."""
@@ -196,9 +198,3 @@ class ExplanationView:
     def progress(self, number: int, language: str) -> str:
         return progress_label(number, self.total_steps, self.duration, language)
 
-
-def remaining_seconds(total: int | None, steps_done: int, total_steps: int | None) -> int | None:
-    """A rough reading time left, proportional to the steps still to read."""
-    if not total or not total_steps:
-        return total
-    return max(0, math.ceil(total * (total_steps - steps_done) / total_steps))

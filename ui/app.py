@@ -134,6 +134,16 @@ def resolve(tutor) -> Who:
     return who
 
 
+def reader_for_this_run() -> str:
+    """The reader id for one run's streaming loop: this tab's id plus a fresh suffix.
+
+    With ``runner.fastReruns`` a click starts the new run while the old one is still winding down, in another
+    thread. A fresh reader per run makes core hand the session to the new run at once (the old loop's next
+    conditional write fails), instead of letting two loops of the same tab race for the next chunk.
+    """
+    return f"{st.session_state['reader']}.{uuid.uuid4().hex[:8]}"
+
+
 def who() -> Who:
     """The ``Who`` that ``streamlit_app.py`` resolved for this run."""
     return st.session_state["_who"]
@@ -263,6 +273,7 @@ def _plain(text: str) -> str:
 STYLE = """
 <style>
 .st-key-cookie_sync { display: none; }
+.stMainBlockContainer { padding-top: 3rem; }
 div[data-testid="stColumn"]:has(> div > div > .st-key-canvas),
 div[data-testid="stColumn"]:has(.st-key-canvas) { position: sticky; top: 3.75rem; align-self: flex-start; }
 .st-key-canvas svg { width: 100%; height: auto; }

@@ -1,0 +1,438 @@
+"""The Streamlit pages through ``streamlit.testing.v1.AppTest``: every page and its state machine.
+
+AppTest runs each script run to its end, so it cannot click mid-stream (tests/test_browser.py does that in a real
+browser); here the streaming states are set up through the facade and the pages are checked as they render them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import SETTINGS
+from core.library import load_lessons
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+LESSONS = load_lessons()
+LESSON_ES = next(l for l in LESSONS if l.question.language == "es" and
+                 sum(len(s.canvas_commands) for s in l.answer.steps) >= 5)
+LESSON_EN = next(l for l in LESSONS if l.question.language == "en")
+PASSWORD = "password123"
+
+
+# --- fixtures ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def settings(data_dir, monkeypatch):
+    """Every setting pinned in the environment the app reads (so the machine's env and .env never leak in), with
+    the data in this test's folder, embedded backends and no pacing."""
+    values = {s.name: str(s.default) for s in SETTINGS}
+    values.update(TUTOR_DATA_DIR=str(data_dir), TUTOR_CHUNK_DELAY_MS="0", TUTOR_CHUNK_SIZE="80")
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    yield values
+    from ui import app
+    app.get_tutor().close()
+    app._build_tutor.clear()
+
+
+@pytest.fixture
+def tutor(settings, make_tutor):
+    """A tutor on the same data as the app's (for setting things up and checking what the pages did)."""
+    tutor = make_tutor(**settings)
+    tutor.accounts.register("ana@example.org", PASSWORD, name="Ana", language="es")
+    tutor.accounts.register("bob@example.org", PASSWORD, language="en")
+    teacher = tutor.accounts.register("teo@example.org", PASSWORD, role="teacher", language="en", name="Teo")
+    tutor.accounts.create_class(teacher, "4ºB")
+    return tutor
+
+
+@pytest.fixture
+def ai_settings(settings, ai, monkeypatch):
+    for name, value in ai.items():
+        monkeypatch.setenv(name, value)
+    settings.update(ai)
+    return settings
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def identity(tutor, email):
+    return tutor.identity_of(tutor.accounts.by_email(email))
+
+
+def signed_in(email: str = "ana@example.org", password: str = PASSWORD) -> AppTest:
+    at = new_app().run()
+    return sign_in(at, email, password)
+
+
+def sign_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
+    at.text_input(key="login_email").input(email)
+    at.text_input(key="login_password").input(password)
+    at.button(key="login_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown_in(at: AppTest, key: str) -> list[str]:
+    return [m.value for m in at.get_by_key(key).markdown]
+
+
+def keys(at: AppTest) -> set[str]:
+    return {b.key for b in at.button}
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def cookie_scripts(at: AppTest) -> list[str]:
+    return [h.value for h in at.get("html") if "document.cookie" in h.value]
+
+
+def stream_some(tutor, me, session_id: str, chunks: int, *, pause: bool) -> None:
+    seen = 0
+    for item in tutor.stream(me, session_id):
+        if item["event"] == "content_chunk":
+            seen += 1
+            if seen == chunks:
+                if pause:
+                    tutor.pause(me, session_id)
+                else:
+                    return
+
+
+# --- signing in and out -------------------------------------------------------------------------------------------
+
+def test_signed_out_sees_only_the_sign_in_form(tutor):
+    at = new_app().run()
+    assert not at.exception
+    assert at.text_input(key="login_email") and at.text_input(key="login_password")
+    assert "logout" not in keys(at) and "ask" not in keys(at)
+    for page in ("app_pages/ask.py", "app_pages/history.py", "app_pages/chat.py", "app_pages/teacher.py"):
+        with pytest.raises(ValueError):
+            at.switch_page(page)  # not registered for a visitor
+
+
+def test_wrong_password_is_refused_inline_in_the_interface_language(tutor):
+    at = new_app().run()
+    sign_in(at, "ana@example.org", "wrong-password1")
+    assert errors(at) == ["Correo o contraseña incorrectos."]
+    assert at.session_state.get("token") is None
+    at.segmented_control(key="ui_lang_visitor").set_value("en").run()
+    assert at.text_input(key="login_email").label == "Email"
+    sign_in(at, "nobody@example.org", "wrong-password1")
+    assert errors(at) == ["Wrong email or password."]
+
+
+def test_sign_in_opens_the_ask_page_and_sets_the_cookie(tutor):
+    at = signed_in()
+    assert at.text_area(key="question") and "ask" in keys(at) and "logout" in keys(at)
+    token = at.session_state["token"]
+    assert tutor.identity(token).email == "ana@example.org"
+    [script] = cookie_scripts(at)
+    assert f"tutor_token={token}; Max-Age={tutor.settings.jwt_ttl}; Path=/; SameSite=Strict" in script
+    assert token not in str(at.query_params)  # never a token in the URL
+
+
+def test_a_valid_cookie_signs_in_after_a_reload(tutor, monkeypatch):
+    token = tutor.token_for(tutor.accounts.by_email("ana@example.org"))
+    monkeypatch.setattr("ui.app.request_cookie", lambda: token)
+    at = new_app().run()
+    assert not at.exception
+    assert at.text_area(key="question") and "logout" in keys(at)
+    assert cookie_scripts(at) == []  # the browser already has it
+
+
+def test_an_expired_cookie_signs_out_with_the_reason(tutor, monkeypatch):
+    token = tutor.tokens.issue(identity(tutor, "ana@example.org"), ttl=-3600)
+    monkeypatch.setattr("ui.app.request_cookie", lambda: token)
+    at = new_app().run()
+    assert at.text_input(key="login_email")
+    assert [w.value for w in at.warning] == ["La sesión ha caducado. Vuelve a iniciar sesión."]
+    [script] = cookie_scripts(at)
+    assert "Max-Age=0" in script
+    monkeypatch.setattr("ui.app.request_cookie", lambda: "not-a-token")
+    assert new_app().run().text_input(key="login_email")
+
+
+def test_sign_out_forgets_the_user_and_drops_the_cookie(tutor, monkeypatch):
+    token = tutor.token_for(tutor.accounts.by_email("ana@example.org"))
+    monkeypatch.setattr("ui.app.request_cookie", lambda: token)
+    at = new_app().run()
+    at.button(key="logout").click().run()
+    assert at.text_input(key="login_email") and "logout" not in keys(at)
+    assert [i.value for i in at.info] == ["Has cerrado la sesión."]
+    [script] = cookie_scripts(at)
+    assert "tutor_token=; Max-Age=0" in script
+    at.run()  # the browser still sends the old cookie until the script ran: it is not taken again
+    assert at.text_input(key="login_email")
+
+
+def test_register_with_a_class_code_joins_the_class(tutor):
+    teacher = tutor.accounts.by_email("teo@example.org")
+    [klass] = tutor.accounts.classes_of(teacher)
+    at = new_app().run()
+    at.text_input(key="register_email").input("new@example.org")
+    at.text_input(key="register_password").input("another-pass9")
+    at.text_input(key="register_code").input(klass.join_code.lower())
+    at.button(key="register_submit").click().run()
+    assert not at.exception and at.text_area(key="question")
+    user = tutor.accounts.by_email("new@example.org")
+    assert [c.id for c in tutor.accounts.classes_of(user)] == [klass.id]
+
+
+@pytest.mark.parametrize("email, password, code, message", [
+    ("x@example.org", "short", "", "La contraseña debe tener al menos 8 caracteres, con letras y números o símbolos."),
+    ("ana@example.org", PASSWORD, "", "Ya hay una cuenta con el correo ana@example.org."),
+    ("y@example.org", PASSWORD, "NOPE99", "No existe ninguna clase con el código NOPE99."),
+])
+def test_register_errors_are_inline(tutor, email, password, code, message):
+    at = new_app().run()
+    at.text_input(key="register_email").input(email)
+    at.text_input(key="register_password").input(password)
+    at.text_input(key="register_code").input(code)
+    at.button(key="register_submit").click().run()
+    assert errors(at) == [message]
+    assert at.session_state.get("token") is None
+
+
+def test_language_switch_is_saved_for_the_user(tutor):
+    at = signed_in()
+    me = identity(tutor, "ana@example.org")
+    at.segmented_control(key=f"ui_lang_{me.user_id}").set_value("en").run()
+    assert at.button(key="ask").label == "Explain it"
+    assert tutor.accounts.by_email("ana@example.org").language == "en"
+
+
+# --- roles --------------------------------------------------------------------------------------------------------
+
+def test_a_student_cannot_reach_the_teacher_page(tutor):
+    at = signed_in()
+    with pytest.raises(ValueError):
+        at.switch_page("app_pages/teacher.py")
+    assert "class_create" not in keys(at)
+
+
+def test_a_teacher_sees_classes_and_join_codes(tutor):
+    at = signed_in("teo@example.org")
+    at.switch_page("app_pages/teacher.py").run()
+    assert not at.exception
+    teacher = tutor.accounts.by_email("teo@example.org")
+    [klass] = tutor.accounts.classes_of(teacher)
+    assert klass.join_code in [c.value for c in at.code]
+    at.text_input(key="class_name").input("Física 1")
+    at.button(key="class_create").click().run()
+    codes = {c.join_code for c in tutor.accounts.classes_of(teacher)}
+    assert len(codes) == 2 and codes <= {c.value for c in at.code}
+    assert any(s.value.startswith("Class created.") for s in at.success)
+
+
+# --- the explanation page -----------------------------------------------------------------------------------------
+
+def test_asking_a_library_question_shows_every_step_and_the_board(tutor):
+    at = signed_in()
+    at.text_area(key="question").input(LESSON_ES.question.text)
+    at.button(key="ask").click().run()
+    assert not at.exception and not errors(at)
+    session_id = at.query_params["session"]
+    me = identity(tutor, "ana@example.org")
+    assert tutor.snapshot(me, session_id)["status"] == "complete"
+    shown = markdown_in(at, "explanation")
+    for number, step in enumerate(LESSON_ES.answer.steps, start=1):
+        assert step.content in shown
+        assert any(m.startswith(f"##### {number}. {step.title}") and f"Paso {number} de 4" in m for m in shown)
+    [svg] = markdown_in(at, "canvas")
+    assert svg.startswith("<svg") and "<script" not in svg
+    assert "pause" not in keys(at) and "resume" not in keys(at)
+    assert {f"chat_step_{n}" for n in range(1, 5)} <= keys(at)
+    assert at.success[0].value == "Explicación completa."
+
+
+def test_the_rating_is_saved(tutor):
+    at = signed_in()
+    at.text_area(key="question").input(LESSON_ES.question.text)
+    at.button(key="ask").click().run()
+    session_id = at.query_params["session"]
+    at.button(key="rate_submit").click().run()
+    assert [w.value for w in at.warning] == ["Elige 👍 o 👎 antes de enviar."]
+    at.feedback[0].set_value(1)
+    at.text_input(key=f"rating_comment_{session_id}").input("muy claro")
+    at.button(key="rate_submit").click().run()
+    me = identity(tutor, "ana@example.org")
+    assert tutor.history.rating(me, session_id) == {"helpful": True, "comment": "muy claro"}
+    assert any(s.value == "¡Gracias por tu valoración!" for s in at.success)
+
+
+def test_a_paused_session_shows_what_was_reached_and_resumes_to_the_end(tutor):
+    me = identity(tutor, "ana@example.org")
+    state = tutor.ask(me, LESSON_ES.question.text)
+    stream_some(tutor, me, state["id"], 3, pause=True)
+    snapshot = tutor.snapshot(me, state["id"])
+    assert snapshot["status"] == "paused"
+    at = signed_in()
+    at.query_params["session"] = state["id"]
+    at.run()
+    assert "resume" in keys(at) and "pause" not in keys(at)
+    shown = markdown_in(at, "explanation")
+    for step in snapshot["steps"]:
+        assert step["text"].strip() in shown  # st.markdown strips the trailing space
+    assert LESSON_ES.answer.steps[-1].content not in shown
+    assert at.info[0].value == "Explicación en pausa."
+    assert tutor.snapshot(me, state["id"])["position"] == snapshot["position"]  # a rerun moves nothing
+    at.button(key="resume").click().run()
+    assert tutor.snapshot(me, state["id"])["status"] == "complete"
+    shown = markdown_in(at, "explanation")
+    assert all(step.content in shown for step in LESSON_ES.answer.steps)
+
+
+def test_reopening_a_session_mid_stream_continues_from_the_saved_position(tutor):
+    me = identity(tutor, "ana@example.org")
+    state = tutor.ask(me, LESSON_ES.question.text)
+    stream_some(tutor, me, state["id"], 2, pause=False)  # a tab closed mid-stream
+    at = signed_in()
+    at.query_params["session"] = state["id"]
+    at.run()
+    snapshot = tutor.snapshot(me, state["id"])
+    assert snapshot["status"] == "complete"
+    assert [s["text"] for s in snapshot["steps"]] == [s.content for s in LESSON_ES.answer.steps]
+
+
+@pytest.mark.parametrize("question, message", [
+    ("<img src=x onerror=alert(1)>", "El texto no es válido: HTML."),
+    ("   ", "Escribe una pregunta."),
+    ("¿Cuál es la capital de un número primo imaginario?",
+     "No hay respuesta guardada para esta pregunta y no hay un proveedor de IA configurado."),
+])
+def test_question_errors_are_inline_and_start_nothing(tutor, question, message):
+    at = signed_in()
+    at.text_area(key="question").input(question)
+    at.button(key="ask").click().run()
+    assert not at.exception
+    [error] = errors(at)
+    assert error.startswith(message)
+    assert "session" not in at.query_params
+    assert tutor.history.sessions(identity(tutor, "ana@example.org")) == []
+
+
+def test_someone_elses_session_is_refused(tutor):
+    bob = identity(tutor, "bob@example.org")
+    state = tutor.ask(bob, LESSON_EN.question.text)
+    at = signed_in()
+    at.query_params["session"] = state["id"]
+    at.run()
+    assert errors(at) == ["No tienes permiso para hacer esto."]
+    assert "session" not in at.query_params
+    with pytest.raises(KeyError):
+        at.get_by_key("explanation")
+
+
+def test_a_generation_failure_shows_the_error(tutor, ai_settings, fake_ai):
+    fake_ai.fail_next("500")
+    at = signed_in()
+    at.text_area(key="question").input("¿Qué es un número primo?")
+    at.button(key="ask").click().run(timeout=60)
+    assert not at.exception
+    assert any("no ha podido generar" in e.value for e in at.error)
+    assert "pause" not in keys(at)
+
+
+def test_a_generated_answer_streams_in(tutor, ai_settings):
+    at = signed_in()
+    at.text_area(key="question").input("¿Qué es un número primo?")
+    at.button(key="ask").click().run(timeout=60)
+    assert not at.exception and not errors(at)
+    me = identity(tutor, "ana@example.org")
+    snapshot = tutor.snapshot(me, at.query_params["session"])
+    assert snapshot["status"] == "complete" and snapshot["total_steps"] >= 1
+    shown = markdown_in(at, "explanation")
+    assert all(step["text"].strip() in shown for step in snapshot["steps"])
+    assert not at.status  # the waiting phrases are gone once the first step starts
+
+
+def test_chat_on_a_step_opens_the_chat_page(tutor, ai_settings):
+    at = signed_in()
+    at.text_area(key="question").input(LESSON_ES.question.text)
+    at.button(key="ask").click().run()
+    at.button(key="chat_step_2").click().run()
+    assert not at.exception
+    chat_id = at.query_params["chat"]
+    me = identity(tutor, "ana@example.org")
+    [row] = [r for r in tutor.history.sessions(me) if r["kind"] == "chat"]
+    assert row["id"] == chat_id and row["title"].endswith("· 2")
+    assert at.chat_input(key="chat_input")
+
+
+# --- chat ---------------------------------------------------------------------------------------------------------
+
+def test_chat_without_a_provider_says_so(tutor):
+    at = signed_in()
+    at.switch_page("app_pages/chat.py").run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No hay respuesta guardada para esta pregunta y no hay un proveedor de IA")
+    assert at.chat_input(key="chat_input").disabled
+
+
+def test_chat_reply_is_streamed_and_kept(tutor, ai_settings):
+    at = signed_in()
+    at.switch_page("app_pages/chat.py").run()
+    at.chat_input(key="chat_input").set_value("¿Cuánto es $2+2$?").run(timeout=60)
+    assert not at.exception and not errors(at)
+    chat_id = at.query_params["chat"]
+    me = identity(tutor, "ana@example.org")
+    history = tutor.chats.history(me, chat_id)
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert at.chat_message[1].markdown[0].value == history[1]["content"]
+    at.run()  # history kept across runs
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    at.chat_input(key="chat_input").set_value("<script>alert(1)</script>").run(timeout=60)
+    assert errors(at) == ["El texto no es válido: HTML."]
+    assert len(tutor.chats.history(me, chat_id)) == 2
+
+
+# --- history ------------------------------------------------------------------------------------------------------
+
+def test_history_lists_searches_opens_and_deletes(tutor):
+    me = identity(tutor, "ana@example.org")
+    first = tutor.ask(me, LESSON_ES.question.text)
+    other = next(l for l in LESSONS if l.question.language == "es" and l is not LESSON_ES)
+    second = tutor.ask(me, other.question.text)
+    stream_some(tutor, me, second["id"], 2, pause=True)
+    at = signed_in()
+    at.switch_page("app_pages/history.py").run()
+    assert not at.exception
+    listed = [c.key for c in at.get_by_key("history_list").container if (c.key or "").startswith("session_")]
+    assert listed == [f"session_{second['id']}", f"session_{first['id']}"]  # newest first
+    assert at.button(key=f"open_{second['id']}").label == "Continuar"
+    assert at.get_by_key(f"md_{first['id']}") and at.get_by_key(f"svg_{first['id']}")
+
+    word = max((w.strip("¿?") for w in other.question.text.split()
+                if w.lower() not in LESSON_ES.question.text.lower()), key=len)
+    at.text_input(key="history_search").input(word.upper()).run()
+    listed = [c.key for c in at.get_by_key("history_list").container if (c.key or "").startswith("session_")]
+    assert listed == [f"session_{second['id']}"]
+    at.text_input(key="history_search").input("zzz-nothing").run()
+    assert at.info[0].value == "Ninguna sesión coincide con la búsqueda."
+    at.text_input(key="history_search").input("").run()
+
+    at.button(key=f"delete_{first['id']}").click().run()
+    assert at.warning[0].value.startswith("¿Borrar")
+    at.button(key=f"delete_no_{first['id']}").click().run()
+    assert len(tutor.history.sessions(me)) == 2
+    at.button(key=f"delete_{first['id']}").click().run()
+    at.button(key=f"delete_yes_{first['id']}").click().run()
+    assert [r["id"] for r in tutor.history.sessions(me)] == [second["id"]]
+
+    at.button(key=f"open_{second['id']}").click().run()
+    assert at.query_params["session"] == second["id"]
+    assert "resume" in keys(at)  # reopened where it stopped
+
+
+def test_history_is_empty_for_a_new_user(tutor):
+    at = signed_in("bob@example.org")
+    at.switch_page("app_pages/history.py").run()
+    assert at.info[0].value == "Nothing here yet. Ask your first question."
