@@ -122,6 +122,8 @@ def validate_step(raw: Any, number: int) -> tuple[Step, list[tuple[object, str]]
     if not isinstance(commands, list) or len(commands) > MAX_COMMANDS:
         raise _invalid(f"step {number} canvas_commands must be a list of at most {MAX_COMMANDS}")
     valid, dropped = validate_commands(commands, len(content))
+    # Drawn in the order the text reveals them, so live, reloaded and exported boards are the same picture.
+    valid.sort(key=lambda command: command["at_char"])
     return Step(title=title, type=raw["type"], content=content, canvas_commands=valid), dropped
 
 
