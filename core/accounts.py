@@ -79,9 +79,10 @@ def _class(row) -> Class:
 
 
 class Accounts:
-    def __init__(self, engine: sa.Engine, *, default_language: str = "es"):
+    def __init__(self, engine: sa.Engine, *, default_language: str = "es", starting_credits: int = 0):
         self.engine = engine
         self.default_language = default_language
+        self.starting_credits = starting_credits
 
     # --- users ---------------------------------------------------------------------------------------------------
 
@@ -104,7 +105,10 @@ class Accounts:
             klass = self._class_by_code(conn, class_code) if class_code else None
             new_id = user_id or db.new_id()
             conn.execute(db.users.insert().values(id=new_id, email=email, name=name, password_hash=password_hash,
-                                                  role=role, language=language))
+                                                  role=role, language=language, credits=self.starting_credits))
+            if self.starting_credits:
+                conn.execute(db.credit_ledger.insert().values(user_id=new_id, delta=self.starting_credits,
+                                                              reason="starting"))
             if klass:
                 conn.execute(db.memberships.insert().values(class_id=klass.id, user_id=new_id))
             return User(id=new_id, email=email, name=name, role=role, language=language)

@@ -26,11 +26,12 @@ def _event(name: str, **data) -> dict:
 
 
 class Chats:
-    def __init__(self, engine: sa.Engine, cache, model: Model | None, analytics):
+    def __init__(self, engine: sa.Engine, cache, model: Model | None, analytics, *, limits=None):
         self.engine = engine
         self.cache = cache
         self.model = model
         self.analytics = analytics
+        self.limits = limits
 
     def create(self, identity, *, title: str = "", explanation_id: str | None = None, step: int | None = None,
                language: str | None = None) -> dict:
@@ -63,6 +64,8 @@ class Chats:
         text = clean_text(text, limit=MAX_MESSAGE_CHARS)
         if self.model is None:
             raise AIError("ai_unavailable")
+        if self.limits is not None:
+            self.limits.check(identity, "chat")  # before saving: a refused message leaves nothing behind
         messages = self._context(session, identity)
         self._save_message(session_id, identity.user_id, "user", text)
         self.analytics.record("chat_message", user_id=identity.user_id, session_id=session_id,

@@ -49,6 +49,19 @@ def classes_add(tutor: Tutor, args) -> int:
     return 0
 
 
+def credits_grant(tutor: Tutor, args) -> int:
+    user = tutor.accounts.by_email(args.email)
+    balance = tutor.credits.grant(_identity(tutor, args.by), user.id, args.amount, args.reason)
+    print(json.dumps({"email": user.email, "credits": balance}))
+    return 0
+
+
+def credits_balance(tutor: Tutor, args) -> int:
+    identity = _identity(tutor, args.email)
+    print(json.dumps({"email": identity.email, "credits": tutor.credits.balance(identity)}))
+    return 0
+
+
 def library_list(tutor: Tutor, args) -> int:
     from .library import load_lessons
     for lesson in load_lessons():
@@ -143,6 +156,18 @@ def parser() -> argparse.ArgumentParser:
     cadd.add_argument("name")
     cadd.add_argument("--teacher", required=True)
     cadd.set_defaults(run=classes_add)
+
+    credit = commands.add_parser("credits", help="credits for new questions").add_subparsers(dest="command",
+                                                                                         required=True)
+    grant = credit.add_parser("grant", help="give credits to a user (as a teacher of theirs, or an admin)")
+    grant.add_argument("email")
+    grant.add_argument("amount", type=int)
+    grant.add_argument("--by", required=True, help="email of the teacher or admin who grants")
+    grant.add_argument("--reason", default="grant")
+    grant.set_defaults(run=credits_grant)
+    balance = credit.add_parser("balance", help="print a user's balance")
+    balance.add_argument("email")
+    balance.set_defaults(run=credits_balance)
 
     lib = commands.add_parser("library", help="the lesson library").add_subparsers(dest="command", required=True)
     llist = lib.add_parser("list", help="list the lessons")

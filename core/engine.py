@@ -4,9 +4,14 @@ The reader's cursor is ``(step, position)`` in the session store: ``step`` is th
 start) and ``position`` the number of content characters delivered, across all steps. Every chunk is sent only
 after a conditional write moved the cursor past it (``Store.advance``), so a pause, a second tab or another
 process takes effect before the next chunk and no character is ever sent twice or skipped.
+
+If the session store fails mid-stream (``StoreError``), the reader first writes the cursor it delivered up to into
+the database, then raises: a session store that lost its data (Redis restarted without persistence) rebuilds the
+session from that durable position, paused, and a resume continues at the exact character.
 """
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,12 +21,14 @@ import sqlalchemy as sa
 
 from . import db, questions
 from .answers import Step, answer_from_json
-from .errors import AIError, Forbidden, NotFound
-from .generation import Generations, LOG_TTL_S
+from .errors import AIError, Forbidden, NotFound, StoreError
+from .generation import Generations, LOG_TTL_S, lock_name
 from .i18n import t, waiting_phrases
 from .mathtext import chunk_text
+from .metrics import Metrics
 from .store import COMPLETE, PAUSED, STREAMING
 
+log = logging.getLogger(__name__)
 WAITING_EVERY_S = 1.5
 DURABLE_EVERY_S = 2.0
 POLL_MS = 200
@@ -33,14 +40,19 @@ def event(name: str, **data) -> dict:
 
 @dataclass
 class _Source:
-    """The steps of the answer a session reads: all at once from the cache, or growing from a generation log."""
+    """The steps of the answer a session reads: all at once from the cache, or growing from a generation log.
+
+    A generation's error is kept, not raised, when it is read: the reader still delivers the steps published before
+    it and raises it only when it needs a step that will never come (``raise_if_failed``)."""
 
     steps: list[Step]
     finished: bool
     total_duration: int | None
     answer_id: str | None = None
     log_id: str | None = None
+    lock: str | None = None
     seen: int = 0
+    error: AIError | None = None
 
     def offset(self, step: int) -> int:
         return sum(len(s.content) for s in self.steps[:step - 1])
@@ -54,17 +66,31 @@ class _Source:
                 self.finished, self.answer_id = True, entry["answer_id"]
                 self.total_duration = entry["total_duration"]
             elif entry["type"] == "error":
-                raise AIError(entry["code"], **entry.get("params", {}))
+                self.error = AIError(entry["code"], **entry.get("params", {}))
+
+    def raise_if_failed(self, store) -> None:
+        """Raise the generation's error; or ``ai_failed`` if it died without one (its process was killed): its lock
+        is no longer held by it and its log has no end. The end is logged before the lock is released, so one
+        more read after seeing the lock gone tells a dead generation from one that just finished."""
+        if self.error is None and self.lock and store.holder(self.lock) != self.log_id:
+            self.poll(store, 0)
+            if self.error is None and not self.finished:
+                self.error = AIError("ai_failed")
+        if self.error is not None:
+            raise self.error
 
 
 class Explanations:
-    def __init__(self, settings, engine: sa.Engine, store, cache, generations: Generations, analytics):
+    def __init__(self, settings, engine: sa.Engine, store, cache, generations: Generations, analytics, *,
+                 limits=None, metrics: Metrics | None = None):
         self.settings = settings
         self.engine = engine
         self.store = store
         self.cache = cache
         self.generations = generations
         self.analytics = analytics
+        self.limits = limits
+        self.metrics = metrics or Metrics()
 
     # --- starting ------------------------------------------------------------------------------------------------
 
@@ -73,6 +99,8 @@ class Explanations:
         language = language or identity.language
         question = questions.prepare(text, language=language, limit=self.settings.max_question_chars,
                                      subject=subject, level=level)
+        if self.limits is not None:
+            self.limits.check(identity, "ask")  # before any write: a refused ask leaves nothing behind
         cached = self.cache.lookup(question.hash)
         answer_id = generation_id = None
         if cached:
@@ -172,17 +200,19 @@ class Explanations:
                                       reader=reader)
         if state is None:
             return
-        try:
-            source = self._source(state)
-            yield from _Reader(self, state, source, reader).events()
-        except AIError as error:
-            self._fail(state, error)
-            yield error.to_event(language)
+        with self.metrics.streaming():
+            try:
+                source = self._source(state)
+                yield from _Reader(self, state, source, reader).events()
+            except AIError as error:
+                self._fail(state, error)
+                yield error.to_event(language)
 
     def _source(self, state: dict) -> _Source:
         answer_id = state.get("answer_id")
         if not answer_id and state.get("generation_id"):
-            return _Source(steps=[], finished=False, total_duration=None, log_id=state["generation_id"])
+            return _Source(steps=[], finished=False, total_duration=None, log_id=state["generation_id"],
+                           lock=lock_name(state["question_hash"]))
         cached = self.cache.get(answer_id) if answer_id else self.cache.lookup(state["question_hash"])
         if cached is None:
             raise AIError("ai_failed")
@@ -190,8 +220,8 @@ class Explanations:
                        total_duration=cached.answer.total_duration, answer_id=cached.id)
 
     def _fail(self, state: dict, error: AIError) -> None:
-        self.store.set_status(state["id"], "error", expect=None, ttl=self.settings.session_ttl)
-        self._save({**state, "status": "error"})
+        failed = self.store.set_status(state["id"], "error", expect=None, ttl=self.settings.session_ttl)
+        self._save(failed or {**state, "status": "error"})
         self.analytics.record("error", user_id=state["owner"], session_id=state["id"],
                               question_hash=state["question_hash"], code=error.code)
 
@@ -200,6 +230,18 @@ class Explanations:
                       updated_at=db.utcnow(), **extra)
         with self.engine.begin() as conn:
             conn.execute(db.tutor_sessions.update().where(db.tutor_sessions.c.id == state["id"]).values(**values))
+
+    def _keep_cursor(self, session_id: str, step: int, position: int) -> None:
+        """Write a reader's cursor to the database when the session store failed under it. Only ever forward: a
+        stale reader cannot move back the cursor of the reader that took over from it."""
+        c = db.tutor_sessions.c
+        ahead = sa.or_(c.position < position, sa.and_(c.position == position, c.step < step))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(db.tutor_sessions.update().where(c.id == session_id, ahead)
+                             .values(step=step, position=position, updated_at=db.utcnow()))
+        except sa.exc.SQLAlchemyError:
+            log.exception("could not keep the cursor of session %s", session_id)
 
     def _rehydrate(self, session_id: str) -> dict:
         with self.engine.connect() as conn:
@@ -232,6 +274,13 @@ class _Reader:
         self.sent_chunk = False
 
     def events(self) -> Iterator[dict]:
+        try:
+            yield from self._play()
+        except StoreError:
+            self.x._keep_cursor(self.state["id"], self.step, self.position)
+            raise
+
+    def _play(self) -> Iterator[dict]:
         if self.step == 0:
             yield from self._wait_for(1)
             if not self._move(1, 0):
@@ -287,6 +336,7 @@ class _Reader:
     def _wait_for(self, step: int):
         last_phrase = None
         while len(self.source.steps) < step and not self.source.finished:
+            self.source.raise_if_failed(self.store)
             if last_phrase is None or time.monotonic() - last_phrase >= WAITING_EVERY_S:
                 last_phrase = time.monotonic()
                 yield event("waiting_phrase", message=next(self.phrases))

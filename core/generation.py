@@ -8,7 +8,8 @@ another) follows that log. Log entries::
     {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s}
     {"type": "error", "code": ...}
 
-The answer is cached only when the whole of it is valid; a failure caches nothing.
+The answer is cached only when the whole of it is valid; a failure caches nothing. The asker whose ask starts
+the provider call pays one credit (``core.credits``), refunded if the generation fails.
 """
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ import uuid
 from dataclasses import asdict
 
 from .answers import Answer, AnswerSchema, Step, estimate_duration, validate_answer, validate_step
-from .errors import AIError
+from .errors import AIError, TutorError
 from .models import LANGUAGE_NAMES, Model, load_prompt
 
 log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "explain-v1"
-LOCK_TTL_MS = 30_000
+LOCK_TTL_MS = 30_000  # default of TUTOR_GENERATION_LOCK_MS
 LOG_TTL_S = 3600
 
 
@@ -34,23 +35,28 @@ def lock_name(question_hash: str) -> str:
 
 
 class Generations:
-    def __init__(self, store, cache, model: Model | None, analytics):
+    def __init__(self, store, cache, model: Model | None, analytics, *, credits=None, lock_ms: int = LOCK_TTL_MS):
         self.store = store
         self.cache = cache
         self.model = model
         self.analytics = analytics
+        self.credits = credits
+        self.lock_ms = lock_ms
         self._threads: list[threading.Thread] = []
 
     def start_or_follow(self, question, *, user_id: str | None = None) -> tuple[str, str]:
-        """``("cached", answer_id)`` if the answer exists by now, else ``("generating", generation_id)``."""
+        """``("cached", answer_id)`` if the answer exists by now, else ``("generating", generation_id)``.
+        Starting a generation costs ``user_id`` one credit (``InsufficientCredits`` before anything is written);
+        following one is free."""
         for _ in range(50):
             token = uuid.uuid4().hex
-            if self.store.acquire(lock_name(question.hash), token, LOCK_TTL_MS):
+            if self.store.acquire(lock_name(question.hash), token, self.lock_ms):
                 cached = self.cache.lookup(question.hash)
                 if cached:
                     self.store.release(lock_name(question.hash), token)
                     return "cached", cached.id
-                self._spawn(question, token, user_id)
+                paid = self._pay(question, token, user_id)
+                self._spawn(question, token, user_id, paid)
                 return "generating", token
             holder = self.store.holder(lock_name(question.hash))
             if holder:
@@ -65,33 +71,62 @@ class Generations:
         for thread in list(self._threads):
             thread.join(timeout)
 
-    def _spawn(self, question, token: str, user_id: str | None) -> None:
-        thread = threading.Thread(target=self.run, args=(question, token, user_id), name=f"generate-{token[:8]}")
+    def _pay(self, question, token: str, user_id: str | None) -> bool:
+        if self.credits is None or user_id is None:
+            return False
+        try:
+            self.credits.debit(user_id, question.hash)
+        except TutorError:
+            self.store.release(lock_name(question.hash), token)
+            raise
+        return True
+
+    def _spawn(self, question, token: str, user_id: str | None, paid: bool = False) -> None:
+        thread = threading.Thread(target=self.run, args=(question, token, user_id, paid),
+                                  name=f"generate-{token[:8]}")
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
-    def run(self, question, token: str, user_id: str | None = None) -> None:
-        heartbeat = _Heartbeat(self.store, lock_name(question.hash), token)
+    def run(self, question, token: str, user_id: str | None = None, paid: bool = False) -> None:
+        heartbeat = _Heartbeat(self.store, lock_name(question.hash), token, self.lock_ms)
         started = time.monotonic()
         try:
             answer, usage = self._generate(question, token)
             answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION)
-            self.store.append(token, {"type": "done", "answer_id": answer_id, "total_steps": len(answer.steps),
-                                      "total_duration": answer.total_duration}, LOG_TTL_S)
+        except Exception as error:
+            self._failed(question, token, user_id, paid, error)
+        else:
             self.analytics.record("generation", user_id=user_id, question_hash=question.hash,
                                   value=time.monotonic() - started, **usage)
-        except AIError as error:
-            log.warning("generation %s failed: %s", token[:8], error.code)
-            self.store.append(token, {"type": "error", "code": error.code, "params": _plain(error.params)},
-                              LOG_TTL_S)
-            self.analytics.record("error", user_id=user_id, question_hash=question.hash, code=error.code)
-        except Exception:
-            log.exception("generation %s crashed", token[:8])
-            self.store.append(token, {"type": "error", "code": "ai_failed", "params": {}}, LOG_TTL_S)
-            self.analytics.record("error", user_id=user_id, question_hash=question.hash, code="ai_failed")
+            self._publish(token, {"type": "done", "answer_id": answer_id, "total_steps": len(answer.steps),
+                                  "total_duration": answer.total_duration})
         finally:
             heartbeat.stop()
-            self.store.release(lock_name(question.hash), token)
+            self._quietly(self.store.release, lock_name(question.hash), token)
+
+    def _failed(self, question, token: str, user_id: str | None, paid: bool, error: Exception) -> None:
+        """Refund the asker, record the error, then tell the readers (so they see the refund already done)."""
+        if isinstance(error, AIError):
+            log.warning("generation %s failed: %s", token[:8], error.code)
+        else:
+            log.exception("generation %s crashed", token[:8], exc_info=error)
+            error = AIError("ai_failed")
+        if paid:
+            self._quietly(self.credits.refund, user_id, question.hash)
+        self.analytics.record("error", user_id=user_id, question_hash=question.hash, code=error.code)
+        self._publish(token, {"type": "error", "code": error.code, "params": _plain(error.params)})
+
+    def _publish(self, token: str, entry: dict) -> None:
+        self._quietly(self.store.append, token, entry, LOG_TTL_S)
+
+    @staticmethod
+    def _quietly(action, *args) -> None:
+        """Run a clean-up step of a generation thread; a failure (the store or database down) is logged, so
+        the remaining steps still run. Readers that miss the end see the lock gone and report ``ai_failed``."""
+        try:
+            action(*args)
+        except Exception:
+            log.exception("generation clean-up step %s failed", getattr(action, "__name__", action))
 
     def _generate(self, question, token: str) -> tuple[Answer, dict]:
         messages = [{"role": "system", "content": load_prompt(PROMPT_VERSION, language_name=LANGUAGE_NAMES[
@@ -128,15 +163,15 @@ class Generations:
 class _Heartbeat:
     """Keeps the generation lock alive while the model works, so a crashed process's lock simply expires."""
 
-    def __init__(self, store, name: str, token: str):
+    def __init__(self, store, name: str, token: str, ttl_ms: int = LOCK_TTL_MS):
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(store, name, token), daemon=True)
+        self._thread = threading.Thread(target=self._beat, args=(store, name, token, ttl_ms), daemon=True)
         self._thread.start()
 
-    def _beat(self, store, name, token):
-        while not self._stop.wait(LOCK_TTL_MS / 3000):
+    def _beat(self, store, name, token, ttl_ms):
+        while not self._stop.wait(ttl_ms / 3000):
             try:
-                store.refresh(name, token, LOCK_TTL_MS)
+                store.refresh(name, token, ttl_ms)
             except Exception:
                 log.warning("could not refresh generation lock %s", name)
 

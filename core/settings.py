@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from dotenv import dotenv_values
 
 from .errors import SettingsError
+from .limits import Rate
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Setting:
     name: str
     default: Any
     help: str
+    parser: Callable[[Any], Any] | None = None  # for values that need more than str/int/float/bool; raises ValueError
 
     @property
     def attribute(self) -> str:
@@ -28,6 +30,11 @@ class Setting:
         return self.name.lower().removeprefix("tutor_")
 
     def parse(self, raw: Any) -> Any:
+        if self.parser is not None:
+            try:
+                return self.parser(raw)
+            except ValueError:
+                raise SettingsError("settings_invalid", setting=self.name, value=str(raw).strip()) from None
         kind = type(self.default)
         if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
             return raw
@@ -42,6 +49,23 @@ class Setting:
             return kind(text)
         except ValueError:
             raise SettingsError("settings_invalid", setting=self.name, value=text) from None
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise ValueError(raw)
+        value = int(str(raw).strip())
+        if not low <= value <= high:
+            raise ValueError(raw)
+        return value
+    return parse
+
+
+def _rate(name: str, default: str, who: str) -> Setting:
+    action = "questions asked" if "_ASK_" in name else "chat messages sent"
+    return Setting(name, default, f"Most {action} by one {who} in a sliding window: `N/S` is N per S seconds "
+                                  f"(`20/60`); `0` is unlimited.", Rate.parse)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -71,6 +95,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SUPABASE_JWT_SECRET", "",
             "Supabase's legacy HS256 JWT secret. Empty: Supabase tokens are verified with the project's JWKS keys."),
     Setting("TUTOR_LOG_LEVEL", "WARNING", "Logging level of the `core` package."),
+    _rate("TUTOR_RATE_ASK_STUDENT", "20/60", "student"),
+    _rate("TUTOR_RATE_ASK_TEACHER", "60/60", "teacher"),
+    _rate("TUTOR_RATE_ASK_ADMIN", "0", "admin"),
+    _rate("TUTOR_RATE_CHAT_STUDENT", "30/60", "student"),
+    _rate("TUTOR_RATE_CHAT_TEACHER", "60/60", "teacher"),
+    _rate("TUTOR_RATE_CHAT_ADMIN", "0", "admin"),
+    Setting("TUTOR_STARTING_CREDITS", 10, "Credits a new user starts with; each newly generated answer costs its asker "
+                                          "one (cached answers and library lessons are free).",
+            _int_between(0, 1000)),
+    Setting("TUTOR_GENERATION_LOCK_MS", 30000,
+            "Milliseconds the single-flight generation lock lives without a heartbeat: after a crashed process, "
+            "the next asker regenerates and the dead generation's readers get an error after this long.",
+            _int_between(1000, 600_000)),
+    Setting("TUTOR_METRICS_PORT", 0, "Port of the Prometheus metrics endpoint on 127.0.0.1 (`/metrics`); 0 is off.",
+            _int_between(0, 65535)),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -10,10 +10,15 @@ from .analytics import Analytics
 from .auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
 from .cache import AnswerCache
 from .chat import Chats
+from .credits import Credits
+from .curation import Curation
 from .engine import Explanations
 from .errors import AuthError, NotFound
+from .frames import Frames
 from .generation import Generations
 from .history import History
+from .limits import RateLimits
+from .metrics import MeteredAnalytics, Metrics
 from .models import Model, model_from_settings
 from .settings import Settings
 from .store import open_store
@@ -27,18 +32,27 @@ class Tutor:
         self.engine = db.create_engine(db.database_url(settings.database_url, settings.data_dir))
         db.migrate(self.engine)
         self.store = open_store(settings)
-        self.accounts = Accounts(self.engine, default_language=settings.default_language)
+        self.accounts = Accounts(self.engine, default_language=settings.default_language,
+                                 starting_credits=settings.starting_credits)
         load_or_create_secret(settings)  # on first run, not at the first sign-in: every process then agrees
         self.tokens = TokenService(settings)
         self.cache = AnswerCache(self.engine)
-        self.analytics = Analytics(self.engine)
+        self.metrics = Metrics()
+        self.analytics: Analytics = MeteredAnalytics(self.engine, self.metrics)
+        self.limits = RateLimits(self.store, settings, self.metrics)
+        self.credits = Credits(self.engine, self.metrics)
         self.model = model if model is not None else model_from_settings(settings)
-        self.generations = Generations(self.store, self.cache, self.model, self.analytics)
+        self.generations = Generations(self.store, self.cache, self.model, self.analytics, credits=self.credits,
+                                       lock_ms=settings.generation_lock_ms)
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
-                                         self.analytics)
-        self.chats = Chats(self.engine, self.cache, self.model, self.analytics)
+                                         self.analytics, limits=self.limits, metrics=self.metrics)
+        self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits)
         self.history = History(self.engine, self.explanations, self.chats, self.analytics)
+        self.frames = Frames(self.engine, self.accounts, session_ttl=settings.session_ttl)
+        self.curation = Curation(self.engine)
         library.install(self.cache)
+        if settings.metrics_port:
+            self.metrics.serve(settings.metrics_port)  # once per process: a second tutor on the port is skipped
 
     # --- identities ------------------------------------------------------------------------------------------
 
@@ -102,6 +116,7 @@ class Tutor:
         return self.explanations.snapshot(identity, session_id)
 
     def close(self) -> None:
+        self.metrics.stop()
         self.generations.wait()
         self.store.close()
         self.engine.dispose()

@@ -1,0 +1,146 @@
+"""Credits: each newly generated answer costs its asker one credit; cached answers and library lessons are free.
+
+Who pays: the asker whose ask starts the provider call (the winner of the single-flight lock). Askers who follow
+that in-flight generation pay nothing, as if it were already cached — a few seconds later it is. A user with no
+credits left gets ``insufficient_credits`` on a cache miss, before the provider is called and before anything is
+written; following an in-flight generation needs no credit.
+
+The balance is ``users.credits`` (never below zero: a conditional update plus a check constraint) and every change
+is a row in ``credit_ledger`` written in the same transaction, so the ledger always adds up to the balance:
+
+    starting     new account (``TUTOR_STARTING_CREDITS``)
+    generation   -1 when a generation starts, with the question hash
+    refund       +1 when that generation then fails (provider error, invalid output, crash of its thread)
+    <reason>     a grant by a teacher (to students of their own classes) or an admin (to anyone), ``granted_by`` set
+
+A process killed in the middle of a generation cannot refund: that debit stays in the ledger, with its question
+hash, for a teacher or admin to grant back.
+"""
+from __future__ import annotations
+
+import unicodedata
+import uuid
+
+import sqlalchemy as sa
+
+from . import db
+from .errors import Forbidden, InsufficientCredits, InvalidInput, NotFound
+
+MAX_GRANT = 1000
+MAX_REASON_CHARS = 40
+
+
+class Credits:
+    def __init__(self, engine: sa.Engine, metrics=None):
+        self.engine = engine
+        self.metrics = metrics
+
+    # --- for people ------------------------------------------------------------------------------------------------
+
+    def balance(self, identity, user_id: str | None = None) -> int:
+        """The caller's balance, or a user's the caller manages (a teacher's students, anyone for an admin)."""
+        user_id = self._readable(identity, user_id)
+        with self.engine.connect() as conn:
+            return self._balance(conn, user_id)
+
+    def ledger(self, identity, user_id: str | None = None, *, limit: int = 100) -> list[dict]:
+        """The latest changes of a balance, newest first."""
+        user_id = self._readable(identity, user_id)
+        c = db.credit_ledger.c
+        query = (sa.select(c.id, c.delta, c.reason, c.granted_by, c.question_hash, c.created_at)
+                 .where(c.user_id == user_id).order_by(c.created_at.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [{**row._mapping, "id": str(row.id), "granted_by": row.granted_by and str(row.granted_by)}
+                    for row in conn.execute(query)]
+
+    def grant(self, identity, user_id: str, amount: int, reason: str = "grant") -> int:
+        """Add ``amount`` (1 to ``MAX_GRANT``) credits to a user; returns the new balance. Teachers may grant only
+        to students of their own classes, admins to anyone, students to no one."""
+        amount = _amount(amount)
+        reason = _reason(reason)
+        user_id = _user_id(user_id)
+        if identity.role == "student" or (identity.role == "teacher" and not self._teaches(identity.user_id, user_id)):
+            raise Forbidden()
+        with self.engine.begin() as conn:
+            changed = conn.execute(db.users.update().where(db.users.c.id == user_id)
+                                   .values(credits=db.users.c.credits + amount)).rowcount
+            if not changed:
+                raise NotFound("unknown_user", email=user_id)
+            self._log(conn, user_id, amount, reason, granted_by=identity.user_id)
+            return self._balance(conn, user_id)
+
+    # --- for the engine --------------------------------------------------------------------------------------------
+
+    def debit(self, user_id: str, question_hash: str) -> None:
+        """Take one credit for a generation, or raise ``InsufficientCredits`` (and write nothing)."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(db.users.update().where(db.users.c.id == user_id, db.users.c.credits > 0)
+                                 .values(credits=db.users.c.credits - 1)).rowcount
+            if taken:
+                self._log(conn, user_id, -1, "generation", question_hash=question_hash)
+        if not taken:
+            if self.metrics is not None:
+                self.metrics.error("insufficient_credits")
+            raise InsufficientCredits()
+
+    def refund(self, user_id: str, question_hash: str) -> None:
+        """Give back the credit of a generation that failed."""
+        with self.engine.begin() as conn:
+            conn.execute(db.users.update().where(db.users.c.id == user_id).values(credits=db.users.c.credits + 1))
+            self._log(conn, user_id, 1, "refund", question_hash=question_hash)
+
+    # --- helpers ---------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _log(conn, user_id: str, delta: int, reason: str, *, granted_by: str | None = None,
+             question_hash: str | None = None) -> None:
+        conn.execute(db.credit_ledger.insert().values(id=db.new_id(), user_id=user_id, delta=delta, reason=reason,
+                                                      granted_by=granted_by, question_hash=question_hash))
+
+    @staticmethod
+    def _balance(conn, user_id: str) -> int:
+        credits = conn.execute(sa.select(db.users.c.credits).where(db.users.c.id == user_id)).scalar()
+        if credits is None:
+            raise NotFound("unknown_user", email=user_id)
+        return credits
+
+    def _readable(self, identity, user_id: str | None) -> str:
+        """The user whose credits the caller may read: themselves, their students, anyone for an admin."""
+        if user_id is None or user_id == identity.user_id:
+            return identity.user_id
+        user_id = _user_id(user_id)
+        if identity.role == "admin" or (identity.role == "teacher" and self._teaches(identity.user_id, user_id)):
+            return user_id
+        raise Forbidden()
+
+    def _teaches(self, teacher_id: str, student_id: str) -> bool:
+        """Whether ``student_id`` is a student in one of ``teacher_id``'s classes."""
+        query = (sa.select(db.users.c.id)
+                 .join(db.memberships, db.memberships.c.user_id == db.users.c.id)
+                 .join(db.classes, db.classes.c.id == db.memberships.c.class_id)
+                 .where(db.users.c.id == student_id, db.users.c.role == "student",
+                        db.classes.c.teacher_id == teacher_id).limit(1))
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+
+def _amount(amount) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= MAX_GRANT:
+        raise InvalidInput("invalid_amount", limit=MAX_GRANT)
+    return amount
+
+
+def _reason(reason) -> str:
+    if not isinstance(reason, str):
+        raise InvalidInput("invalid_reason", limit=MAX_REASON_CHARS)
+    reason = "".join(c for c in unicodedata.normalize("NFKC", reason) if unicodedata.category(c)[0] != "C").strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput("invalid_reason", limit=MAX_REASON_CHARS)
+    return reason or "grant"
+
+
+def _user_id(user_id) -> str:
+    try:
+        return str(uuid.UUID(str(user_id)))
+    except ValueError:
+        raise NotFound("unknown_user", email=str(user_id)[:60]) from None

@@ -1,0 +1,320 @@
+"""Fault drills on real servers: Redis lost mid-stream, PostgreSQL restarted, the provider failing after the first
+step, and a process killed in the middle of a generation.
+
+The drills that stop a server start their own throwaway Redis or PostgreSQL (the shared servers are never touched).
+PostgreSQL refuses to run as root, so as root the cluster is created and run as the ``postgres`` OS user.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import unavailable
+from core import db
+from core.errors import StoreError
+from core.fakeai import FakeAI, build_answer
+from core.library import load_lessons
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON = load_lessons()[0]
+FULL_TEXT = "".join(step.content for step in LESSON.answer.steps)
+
+
+def text_of(events):
+    return "".join(e["data"]["chunk"] for e in events if e["event"] == "content_chunk")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout: float = 10, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def session_row(tutor, session_id):
+    with tutor.engine.connect() as conn:
+        return conn.execute(sa.select(db.tutor_sessions).where(db.tutor_sessions.c.id == session_id)).first()
+
+
+def register(tutor, email):
+    return tutor.identity_of(tutor.accounts.register(email, "password123"))
+
+
+# --- throwaway servers ------------------------------------------------------------------------------------------
+
+class OwnRedis:
+    """A redis-server on a unix socket, without persistence: a restart loses every key."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.socket = directory / "redis.sock"
+        self.url = f"unix://{self.socket}"
+        self.pid: int | None = None
+
+    def start(self) -> None:
+        subprocess.run([shutil.which("redis-server"), "--port", "0", "--unixsocket", str(self.socket), "--save", "",
+                        "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.dir / "redis.pid"),
+                        "--dir", str(self.dir)], check=True, capture_output=True)
+        wait_until(lambda: (self.dir / "redis.pid").exists() and self.socket.exists(), what="redis to start")
+        self.pid = int((self.dir / "redis.pid").read_text())
+
+    def stop(self) -> None:
+        if self.pid is None:
+            return
+        os.kill(self.pid, signal.SIGTERM)
+        wait_until(lambda: not Path(f"/proc/{self.pid}").exists(), what="redis to stop")
+        self.pid = None
+
+
+@pytest.fixture
+def own_redis():
+    if not shutil.which("redis-server"):
+        unavailable("redis-server is not installed: the Redis drill needs its own server")
+    directory = Path(tempfile.mkdtemp(prefix="tutor-drill-redis-"))
+    server = OwnRedis(directory)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _pg_bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+class OwnPostgres:
+    """A throwaway PostgreSQL cluster on a free port; as root it runs as the ``postgres`` OS user."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=60)
+
+    def init(self) -> None:
+        if self.as_user:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self._run(_pg_bin("initdb"), "-D", str(self.dir / "pg"), "-A", "trust", "-U", "postgres")
+
+    def start(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.dir / "pg"), "-l", str(self.dir / "log"), "-w",
+                  "-o", f"-p {self.port} -k {self.dir} -h 127.0.0.1", "start")
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.dir / "pg"), "-m", "fast", "-w", "stop")
+
+
+@pytest.fixture
+def own_postgres():
+    if not (_pg_bin("initdb") and _pg_bin("pg_ctl")):
+        unavailable("PostgreSQL's initdb/pg_ctl are not installed: the PostgreSQL drill needs its own cluster")
+    if os.geteuid() == 0 and not (shutil.which("runuser") and _has_user("postgres")):
+        unavailable("running as root without a postgres OS user: PostgreSQL refuses to run as root")
+    directory = Path(tempfile.mkdtemp(prefix="tutor-drill-pg-"))
+    server = OwnPostgres(directory)
+    server.init()
+    server.start()
+    yield server
+    try:
+        server.stop()
+    except subprocess.CalledProcessError:
+        pass
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+# --- (a) Redis stopped mid-stream and restarted without its data ------------------------------------------------
+
+def test_redis_lost_mid_stream_resumes_exactly_from_the_durable_position(make_tutor, own_redis):
+    tutor = make_tutor(REDIS_URL=own_redis.url)
+    me = register(tutor, "ana@example.org")
+    state = tutor.ask(me, LESSON.question.text)
+    stream = tutor.stream(me, state["id"])
+    delivered = []
+    while text_of(delivered).count(" ") < 40:
+        delivered.append(next(stream))
+    own_redis.stop()
+    with pytest.raises(StoreError) as lost:
+        while True:
+            item = next(stream)
+            assert item["event"] == "canvas_command", "no text may go out once the store is down"
+            delivered.append(item)
+    assert lost.value.code == "store_unavailable" and lost.value.message_for("es")
+    for action in (lambda: tutor.pause(me, state["id"]), lambda: list(tutor.stream(me, state["id"])),
+                   lambda: tutor.resume(me, state["id"])):
+        with pytest.raises(StoreError):
+            action()
+    seen = text_of(delivered)
+    assert 0 < len(seen) < len(FULL_TEXT)
+    assert session_row(tutor, state["id"]).position == len(seen), "the reader kept its exact cursor"
+
+    own_redis.start()
+    rebuilt = tutor.snapshot(me, state["id"])
+    assert (rebuilt["status"], rebuilt["position"]) == ("paused", len(seen))
+    assert "".join(step["text"] for step in rebuilt["steps"]) == seen
+    tutor.resume(me, state["id"])
+    rest = list(tutor.stream(me, state["id"]))
+    assert rest[0] == {"event": "streaming_resumed", "data": {"step": rebuilt["step"], "position": len(seen)}}
+    assert rest[-1]["event"] == "explanation_complete"
+    assert seen + text_of(rest) == FULL_TEXT, "nothing lost, nothing repeated"
+    assert tutor.metrics.registry.get_sample_value("tutor_errors_total", {"code": "store_unavailable"}) >= 1
+
+
+# --- (b) PostgreSQL restarted ------------------------------------------------------------------------------------
+
+def play_until_paused(tutor, me, session_id, max_chunks):
+    got, chunks = [], 0
+    for item in tutor.stream(me, session_id):
+        got.append(item)
+        if item["event"] == "content_chunk":
+            chunks += 1
+            if chunks == max_chunks:
+                tutor.pause(me, session_id)
+    return got
+
+
+def event_counts(tutor, user_id) -> dict:
+    counts = {}
+    for row in tutor.analytics.events(user_id=user_id):
+        counts[row["kind"]] = counts.get(row["kind"], 0) + 1
+    return counts
+
+
+def test_postgres_restart_a_paused_session_resumes_exactly(make_tutor, own_postgres):
+    tutor = make_tutor(DATABASE_URL=own_postgres.url)
+    me = register(tutor, "ana@example.org")
+    state = tutor.ask(me, LESSON.question.text)
+    first = play_until_paused(tutor, me, state["id"], 4)
+    assert first[-1]["event"] == "streaming_paused"
+
+    own_postgres.stop()
+    own_postgres.start()
+    tutor.resume(me, state["id"])  # the pool's connections died with the server: pool_pre_ping replaces them
+    rest = list(tutor.stream(me, state["id"]))
+    assert rest[0]["data"]["position"] == first[-1]["data"]["position"] == len(text_of(first))
+    assert text_of(first) + text_of(rest) == FULL_TEXT
+    row = session_row(tutor, state["id"])
+    assert (row.status, row.position) == ("complete", len(FULL_TEXT))
+    assert event_counts(tutor, me.user_id) == {"question_asked": 1, "cache_hit": 1, "pause": 1, "resume": 1,
+                                               "complete": 1}
+
+
+def test_postgres_restart_mid_stream_completes_once(make_tutor, own_postgres):
+    tutor = make_tutor(DATABASE_URL=own_postgres.url)
+    me = register(tutor, "ana@example.org")
+    state = tutor.ask(me, LESSON.question.text)
+    stream = tutor.stream(me, state["id"])
+    got = [next(stream) for _ in range(6)]
+    own_postgres.stop()
+    own_postgres.start()
+    got += list(stream)
+    assert text_of(got) == FULL_TEXT and got[-1]["event"] == "explanation_complete"
+    assert session_row(tutor, state["id"]).status == "complete"
+    assert event_counts(tutor, me.user_id) == {"question_asked": 1, "cache_hit": 1, "complete": 1}
+
+
+# --- (c) the provider drops the stream after the first step was published ----------------------------------------
+
+def test_a_stream_dropped_after_the_first_step_shows_that_step_then_an_error(make_tutor, ai):
+    question = "¿Qué es la aceleración?"
+    reply = json.dumps(build_answer(question, steps=5), ensure_ascii=False)
+    # three deltas (FakeAI's drop point) cover ~55 % of the reply: steps 1 and 2 are final, 3 has begun
+    with FakeAI(answer_for=lambda q: build_answer(q, steps=5), chars_per_token=math.ceil(len(reply) * 0.55 / 3)) \
+            as fake:
+        tutor = make_tutor(**{**ai, "OPENAI_BASE_URL": fake.base_url})
+        me = register(tutor, "ana@example.org")
+        fake.fail_next("drop")
+        state = tutor.ask(me, question)
+        events = list(tutor.stream(me, state["id"]))
+        steps = build_answer(question, steps=5)["steps"]
+        delivered = [e["data"]["step"] for e in events if e["event"] == "step_complete"]
+        assert delivered and delivered == list(range(1, len(delivered) + 1)) and len(delivered) < 5
+        assert text_of(events) == "".join(s["content"] for s in steps[:len(delivered)])
+        assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
+        assert events[-1]["data"]["message"]
+        assert tutor.cache.lookup(state["question_hash"]) is None
+        assert (tutor.snapshot(me, state["id"])["status"], tutor.credits.balance(me)) == ("error", 10)
+
+        again = tutor.ask(me, question)
+        assert again["generation_id"] and again["generation_id"] != state["generation_id"]
+        assert text_of(list(tutor.stream(me, again["id"]))) == "".join(s["content"] for s in steps)
+        assert len(fake.calls) == 2 and tutor.cache.lookup(state["question_hash"]) is not None
+
+
+# --- (d) a process killed in the middle of a generation ----------------------------------------------------------
+
+def test_a_process_killed_mid_generation(make_tutor, backend, ai, data_dir):
+    question = "¿Qué es la energía mecánica?"
+    settings = {**backend, **ai, "TUTOR_GENERATION_LOCK_MS": "1500", "TUTOR_CHUNK_DELAY_MS": "0"}
+    with FakeAI(tokens_per_second=40) as slow:
+        settings["OPENAI_BASE_URL"] = slow.base_url
+        tutor = make_tutor(**settings)
+        ana, bea, eva = (register(tutor, f"{name}@example.org") for name in ("ana", "bea", "eva"))
+        env = {"PATH": os.environ["PATH"], "TUTOR_DATA_DIR": str(data_dir), **settings}
+        asker = subprocess.Popen([sys.executable, "-m", "core", "ask", question, "--user", "ana@example.org",
+                                  "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            printed = []
+            while not any(e["event"] == "content_chunk" for e in printed):
+                line = asker.stdout.readline()
+                assert line, "the asking process ended before its first chunk"
+                printed.append(json.loads(line))
+            follower = tutor.ask(bea, question)  # joins the generation the other process is running
+            assert follower["generation_id"]
+            asker.send_signal(signal.SIGKILL)
+            asker.wait(10)
+        finally:
+            asker.kill()
+            asker.stdout.close()
+        killed_at = time.monotonic()
+
+        events = list(tutor.stream(bea, follower["id"]))
+        assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
+        assert time.monotonic() - killed_at < 1.5 + 3, "the reader gave up once the dead lock expired"
+        assert text_of(events).startswith(text_of(printed)), "the published steps were still delivered"
+        with tutor.engine.connect() as conn:
+            rows = conn.execute(sa.select(sa.func.count()).select_from(db.ai_answers)
+                                .where(db.ai_answers.c.question_hash == follower["question_hash"])).scalar()
+        assert rows == 0, "nothing cached from the dead generation"
+
+        slow.tokens_per_second = None
+        fresh = tutor.ask(eva, question)
+        assert fresh["generation_id"] not in (None, follower["generation_id"])
+        assert list(tutor.stream(eva, fresh["id"]))[-1]["event"] == "explanation_complete"
+        assert len(slow.calls) == 2
+        # the killed process took ana's credit and could not refund it: documented, visible in the ledger
+        assert [(r["delta"], r["reason"]) for r in tutor.credits.ledger(ana)] == [(-1, "generation"), (10, "starting")]
+        assert tutor.credits.balance(bea) == 10 and tutor.credits.balance(eva) == 9
