@@ -58,8 +58,8 @@ class Chats:
             return [dict(row._mapping, id=str(row.id)) for row in conn.execute(query)]
 
     def send(self, identity, session_id: str, text: str) -> Iterator[dict]:
-        """Save the student's message and stream the reply; the reply is saved whole, or as far as it got if the
-        student stops it."""
+        """Check and save the student's message now (a refusal raises here, before anything is written), then
+        return the reply's events; the reply is saved whole, or as far as it got if the student stops it."""
         session = self._session(identity, session_id, kind="chat")
         text = clean_text(text, limit=MAX_MESSAGE_CHARS)
         if self.model is None:
@@ -70,11 +70,15 @@ class Chats:
         self._save_message(session_id, identity.user_id, "user", text)
         self.analytics.record("chat_message", user_id=identity.user_id, session_id=session_id,
                               step=session.parent_step)
+        return self._reply(identity, session, messages + [{"role": "user", "content": text}])
+
+    def _reply(self, identity, session, messages: list[dict]) -> Iterator[dict]:
+        session_id = str(session.id)
         yield _event("start", session_id=session_id)
         parts: list[str] = []
         finished = False
         try:
-            for words in _whole_words(self.model.stream(messages + [{"role": "user", "content": text}])):
+            for words in _whole_words(self.model.stream(messages)):
                 parts.append(words)
                 yield _event("content", content=words)
             finished = True

@@ -23,7 +23,7 @@ from . import db, questions
 from .answers import Step, answer_from_json
 from .errors import AIError, Forbidden, NotFound, StoreError
 from .generation import Generations, LOG_TTL_S, lock_name
-from .i18n import t, waiting_phrases
+from .i18n import LANGUAGES, t, waiting_phrases
 from .mathtext import chunk_text
 from .metrics import Metrics
 from .store import COMPLETE, PAUSED, STREAMING
@@ -96,12 +96,10 @@ class Explanations:
 
     def start(self, identity, text, *, language: str | None = None, subject: str = "", level: str = "") -> dict:
         """Create an explanation session for a question; the answer comes from the cache or a generation."""
-        language = language or identity.language
-        question = questions.prepare(text, language=language, limit=self.settings.max_question_chars,
-                                     subject=subject, level=level)
+        question, cached = self._find(text, language or identity.language, subject, level)
+        language = question.language
         if self.limits is not None:
             self.limits.check(identity, "ask")  # before any write: a refused ask leaves nothing behind
-        cached = self.cache.lookup(question.hash)
         answer_id = generation_id = None
         if cached:
             answer_id = cached.id
@@ -129,6 +127,20 @@ class Explanations:
                      reader="", step=0, position=0, created_at=time.time(), last_activity=time.time())
         self.store.put_session(state, self.settings.session_ttl)
         return state
+
+    def _find(self, text, language: str, subject: str, level: str):
+        """The question in the asker's language and its cached answer; a question typed in another language
+        (an English question from a Spanish interface) is found under that language's answer too."""
+        question = questions.prepare(text, language=language, limit=self.settings.max_question_chars,
+                                     subject=subject, level=level)
+        cached = self.cache.lookup(question.hash)
+        for other in (lang for lang in LANGUAGES if lang != language and cached is None):
+            candidate = questions.prepare(text, language=other, limit=self.settings.max_question_chars,
+                                          subject=subject, level=level)
+            found = self.cache.lookup(candidate.hash)
+            if found:
+                return candidate, found
+        return question, cached
 
     # --- controls ------------------------------------------------------------------------------------------------
 
@@ -178,7 +190,10 @@ class Explanations:
                           "complete": reached == len(step.content),
                           "commands": [c for c in step.canvas_commands if c.get("at_char", 0) <= reached]})
             offset += len(step.content)
-        return {"session_id": session_id, "status": state["status"], "step": state["step"],
+        with self.engine.connect() as conn:
+            question = conn.execute(sa.select(db.tutor_sessions.c.question)
+                                    .where(db.tutor_sessions.c.id == session_id)).scalar()
+        return {"session_id": session_id, "question": question or "", "status": state["status"], "step": state["step"],
                 "position": state["position"], "language": state["language"], "steps": steps,
                 "total_steps": len(source.steps) if source.finished else None,
                 "total_duration": source.total_duration, "answer_id": source.answer_id,

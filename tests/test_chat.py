@@ -93,3 +93,11 @@ def test_no_provider(make_tutor):
     with pytest.raises(AIError) as error:
         list(tutor.chats.send(me, session["id"], "hola"))
     assert error.value.code == "ai_unavailable"
+
+
+def test_a_refused_message_raises_before_iteration(chatting):
+    tutor, me = chatting
+    session = tutor.chats.create(me)
+    with pytest.raises(InvalidInput):
+        tutor.chats.send(me, session["id"], "")
+    assert tutor.chats.history(me, session["id"]) == []
