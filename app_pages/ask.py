@@ -96,11 +96,7 @@ def ask_form(session_id: str | None) -> str | None:
 
 
 def question_of(session_id: str) -> str:
-    known = ss.setdefault("questions", {})
-    if session_id not in known:
-        row = next((r for r in tutor.history.sessions(identity, limit=500) if r["id"] == session_id), None)
-        known[session_id] = (row or {}).get("question") or (row or {}).get("title") or ""
-    return known[session_id]
+    return ss.setdefault("questions", {}).get(session_id, "")
 
 
 def rating_form(session_id: str) -> None:
@@ -155,6 +151,7 @@ def main() -> None:
         st.error(me.message(error), icon=":material/error:")
         return
     ss["ask_session"] = session_id
+    ss.setdefault("questions", {})[session_id] = snapshot["question"]
     if st.query_params.get("session") != session_id:
         st.query_params["session"] = session_id
     show_explanation(session_id, ExplanationView.from_snapshot(snapshot))
