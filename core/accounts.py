@@ -64,7 +64,7 @@ def check_password(password: str) -> None:
 def clean_name(name: str, limit: int = 120) -> str:
     if not isinstance(name, str):
         raise InvalidInput("invalid_name")
-    name = "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c)[0] != "C").strip()
+    name = "".join(c for c in unicodedata.normalize("NFC", name) if unicodedata.category(c)[0] != "C").strip()
     if len(name) > limit:
         raise InvalidInput("invalid_name")
     return name

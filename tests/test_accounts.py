@@ -89,3 +89,8 @@ def test_classes_join_codes_and_ownership(accounts):
 def test_names_drop_control_characters(accounts):
     user = accounts.register("n@example.org", "password123", name="Ana\x00 María\u200b")
     assert user.name == "Ana María"
+
+
+def test_class_names_keep_ordinals(accounts):
+    teacher = accounts.register("o@example.org", "password123", role="teacher")
+    assert accounts.create_class(teacher, "3º ESO B").name == "3º ESO B"

@@ -1,0 +1,325 @@
+"""Pieces of the teacher page: tables with a CSV download under each, display copies of core's frames, and the
+answer library (search, preview as the student sees it, edit, approve, retire, versions).
+
+Thin over ``core``: the frames come from ``tutor.frames`` and the answers from ``tutor.curation``; a display copy
+only relabels values (👍/👎, localised status names) — the CSV always holds the frame as core returned it.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core.answers import STEP_TYPES
+from core.errors import TutorError
+from core.frames import to_csv
+from core.render import plain_markdown, progress_label, step_markdown
+from core.teacher_view import EditorError, commands_text, parse_commands, percent, shorten
+from ui import app
+
+ANSWER_STATUSES = ("all", "approved", "retired")
+SESSION_STATUSES = ("streaming", "paused", "complete", "error", "open")
+DATETIME_FORMAT = "YYYY-MM-DD HH:mm"
+NOTICE_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "error": ":material/error:"}
+
+
+# --- tables -------------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def errors_shown(me):
+    """Show a ``TutorError`` raised inside (``Forbidden``, a store that is down, …) where the content would be."""
+    try:
+        yield
+    except TutorError as error:
+        st.error(me.message(error), icon=":material/error:")
+
+
+def table(frame: pd.DataFrame, name: str, csv_name, *, columns: dict[str, str], display: pd.DataFrame | None = None,
+          stem: str = "") -> None:
+    """``frame`` (or its display copy) with localised column labels, then a CSV download of ``frame`` itself."""
+    me = app.who()
+    shown = frame if display is None else display
+    config = {column: _column(shown, column, me.t(label)) for column, label in columns.items() if column in shown}
+    with st.container(key=f"teacher_table_{name}"):
+        st.dataframe(shown, column_order=list(config), column_config=config, hide_index=True, width="stretch",
+                     height="auto" if len(shown) <= 10 else 388)
+        csv_button(frame, name, csv_name, stem)
+
+
+def csv_button(frame: pd.DataFrame, name: str, csv_name, stem: str = "") -> None:
+    me = app.who()
+    st.download_button(me.t("download_csv"), data=to_csv(frame), file_name=csv_name(name, stem), mime="text/csv",
+                       key=f"teacher_csv_{name}", icon=":material/download:", on_click="ignore", type="tertiary")
+
+
+def _column(frame: pd.DataFrame, column: str, label: str):
+    dtype = frame[column].dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or _holds(frame[column], (dt.datetime,)):
+        return st.column_config.DatetimeColumn(label, format=DATETIME_FORMAT)
+    if pd.api.types.is_bool_dtype(dtype):
+        return st.column_config.CheckboxColumn(label)
+    if pd.api.types.is_integer_dtype(dtype):
+        return st.column_config.NumberColumn(label, format="%d")
+    if pd.api.types.is_float_dtype(dtype):
+        return st.column_config.NumberColumn(label, format="percent" if column.endswith("_rate") else "%.2f")
+    return st.column_config.TextColumn(label)
+
+
+def _holds(series: pd.Series, types: tuple) -> bool:
+    first = series.dropna()
+    return len(first) > 0 and isinstance(first.iloc[0], types)
+
+
+def with_topic(frame: pd.DataFrame) -> pd.DataFrame:
+    """A display copy where an unknown subject reads "(no topic)"."""
+    me = app.who()
+    shown = frame.copy()
+    if "subject" in shown:
+        shown["subject"] = shown["subject"].fillna("").astype(str).replace("", me.t("no_topic"))
+    return shown
+
+
+def with_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """A display copy where a student without a name shows their email instead."""
+    shown = frame.copy()
+    shown["name"] = [name or email for name, email in zip(shown["name"].fillna(""), shown["email"])]
+    return shown
+
+
+def helpful_mark(value) -> str:
+    """``Sí``/``No`` (``Yes``/``No``) for a rating, empty when unrated (text, not emoji: the table is drawn on a canvas,
+    and a machine without an emoji font would show empty boxes)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return app.who().t("helpful_yes" if bool(value) else "helpful_no")
+
+
+def ratings_display(frame: pd.DataFrame) -> pd.DataFrame:
+    shown = frame.copy()
+    shown["helpful"] = [helpful_mark(v) for v in shown["helpful"]]
+    return shown
+
+
+def sessions_display(frame: pd.DataFrame) -> pd.DataFrame:
+    me = app.who()
+    shown = frame.copy()
+    shown["helpful"] = [helpful_mark(v) for v in shown["helpful"]]
+    shown["status"] = [me.t(f"status_{s}") if s in SESSION_STATUSES else (s or "") for s in shown["status"]]
+    shown["kind"] = [me.t(f"kind_{k}") if k in ("explanation", "chat") else k for k in shown["kind"]]
+    shown["abandoned"] = [bool(v) for v in shown["abandoned"]]
+    return shown
+
+
+# --- the answer library ---------------------------------------------------------------------------------------------
+
+def answer_library(me) -> None:
+    tutor, ss = me.tutor, st.session_state
+    st.caption(me.t("library_intro"))
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        search = st.text_input(me.t("library_search"), key="teacher_library_search", icon=":material/search:",
+                               placeholder=me.t("library_search_placeholder"), width=420)
+        status = st.segmented_control(me.t("library_status"), options=list(ANSWER_STATUSES), default="all",
+                                      format_func=lambda s: me.t("library_all") if s == "all"
+                                      else me.t(f"answer_status_{s}"),
+                                      key="teacher_library_status", required=True)
+    rows = tutor.curation.answers(me.identity, search=search or "",
+                                  status=None if status in (None, "all") else status)
+    frame = pd.DataFrame(rows, columns=["id", "question", "language", "subject", "level", "source", "status", "hits",
+                                        "helpful", "ratings", "helpful_rate", "step_count", "version", "updated_at",
+                                        "question_hash"])
+    if not rows:
+        st.info(me.t("library_none"), icon=":material/search_off:")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    table(frame, "answers", lambda name, stem="": f"answers-{today}.csv", display=_answers_display(me, frame),
+          columns={"question": "col_question", "subject": "col_subject", "source": "col_source",
+                   "status": "col_status", "hits": "col_hits", "ratings": "col_ratings",
+                   "helpful_rate": "col_helpful_rate", "version": "col_version", "updated_at": "col_updated"})
+
+    # The label must not change with an action on the answer (its status, its version): the browser keeps the
+    # selection by its label.
+    labels = {r["id"]: f"{shorten(r['question'], 90)} · {r['language']} · {r['id'][:8]}" for r in rows}
+    if ss.get("teacher_answer") not in labels:
+        ss["teacher_answer"] = None
+    answer_id = st.selectbox(me.t("answer_pick"), options=list(labels), format_func=labels.get, index=None,
+                             placeholder=me.t("answer_pick_placeholder"), key="teacher_answer")
+    if not answer_id:
+        ss.pop("teacher_edit_loaded", None)
+        return
+    answer_detail(me, answer_id)
+
+
+def _answers_display(me, frame: pd.DataFrame) -> pd.DataFrame:
+    shown = with_topic(frame)
+    shown["status"] = [me.t(f"answer_status_{s}") for s in shown["status"]]
+    shown["source"] = [me.t(f"answer_source_{s}") for s in shown["source"]]
+    shown["helpful_rate"] = [percent(None if pd.isna(v) else v, me.lang) for v in shown["helpful_rate"]]
+    return shown
+
+
+def answer_detail(me, answer_id: str) -> None:
+    ss = st.session_state
+    detail = me.tutor.curation.get(me.identity, answer_id)
+    with st.container(border=True, key="teacher_answer_detail"):
+        st.markdown(f"#### {plain_markdown(detail['question'])}")
+        st.caption(me.t("answer_meta", status=me.t(f"answer_status_{detail['status']}"),
+                        source=me.t(f"answer_source_{detail['source']}"), version=detail["version"],
+                        hits=detail["hits"], ratings=detail["ratings"]))
+        notice = ss.pop("teacher_answer_notice", None)
+        if notice:
+            kind, text = notice
+            getattr(st, kind)(text, icon=NOTICE_ICONS[kind])
+        actions(me, detail)
+        preview_tab, edit_tab, history_tab = st.tabs(
+            [me.t("answer_preview"), me.t("answer_edit"), me.t("answer_history")], key="teacher_answer_tabs")
+        with preview_tab:
+            preview(me, detail)
+        with edit_tab:
+            editor(me, detail)
+        with history_tab:
+            versions(me, detail)
+
+
+def actions(me, detail: dict) -> None:
+    ss = st.session_state
+    answer_id, version = detail["id"], detail["version"]
+    with st.container(horizontal=True):
+        if detail["status"] == "approved":
+            st.button(me.t("answer_retire"), key="teacher_retire", icon=":material/archive:",
+                      on_click=_ask_retire, args=(answer_id,))
+        else:
+            st.button(me.t("answer_approve"), key="teacher_approve", icon=":material/verified:", type="primary",
+                      on_click=_approve, args=(answer_id, version))
+    if ss.get("teacher_confirm_retire") == answer_id and detail["status"] == "approved":
+        st.warning(me.t("answer_retire_confirm"), icon=":material/warning:")
+        with st.container(horizontal=True):
+            st.button(me.t("answer_retire_yes"), key="teacher_retire_yes", type="primary",
+                      icon=":material/archive:", on_click=_retire, args=(answer_id, version))
+            st.button(me.t("cancel"), key="teacher_retire_no", on_click=_cancel_retire)
+
+
+def preview(me, detail: dict) -> None:
+    """Each step as the explanation page draws it: heading, progress badge, text, and that step's whiteboard."""
+    total = len(detail["preview"])
+    for step in detail["preview"]:
+        number = step["step"]
+        with st.container(border=True, key=f"teacher_preview_step_{number}"):
+            text, board = st.columns([3, 2], gap="large")
+            with text:
+                badge = progress_label(number, total, detail.get("total_duration"), me.lang)
+                st.markdown(f"##### {number}. {step_markdown(step['title'])}\n:gray-badge[{badge}]")
+                st.markdown(step["markdown"])
+            if step["svg"]:
+                with board, st.container(key=f"teacher_board_{number}"):
+                    st.markdown(step["svg"], unsafe_allow_html=True)  # built by core from validated, escaped commands
+
+
+def editor(me, detail: dict) -> None:
+    ss = st.session_state
+    steps = detail["steps"]
+    _load_editor(detail)
+    with st.form("teacher_edit_form", border=False, enter_to_submit=False):
+        for number in range(1, len(steps) + 1):
+            with st.container(border=True, key=f"teacher_edit_step_{number}"):
+                st.markdown(f"**{me.t('step_n', step=number)}**")
+                with st.container(horizontal=True, vertical_alignment="bottom"):
+                    st.text_input(me.t("step_title"), key=f"teacher_step_{number}_title")
+                    st.selectbox(me.t("step_type"), options=list(STEP_TYPES),
+                                 format_func=lambda t: me.t(f"step_type_{t}"), key=f"teacher_step_{number}_type",
+                                 width=160)
+                st.text_area(me.t("step_content"), key=f"teacher_step_{number}_content", height=180)
+                st.text_area(me.t("step_canvas"), key=f"teacher_step_{number}_canvas", height=150,
+                             help=me.t("step_canvas_help"))
+        st.form_submit_button(me.t("answer_save"), key="teacher_save", type="primary", icon=":material/save:",
+                              on_click=_save, args=(detail["id"], detail["version"], len(steps)))
+    error = ss.pop("teacher_edit_error", None)
+    if error:
+        st.error(error, icon=":material/error:")
+
+
+def _load_editor(detail: dict) -> None:
+    """Put the answer's current steps in the editor's widgets when another answer (or a new version) opens; an edit
+    that failed keeps what the teacher typed."""
+    ss = st.session_state
+    loaded = (detail["id"], detail["version"])
+    if ss.get("teacher_edit_loaded") == loaded and "teacher_step_1_title" in ss:
+        return
+    for key in [k for k in ss if str(k).startswith("teacher_step_")]:
+        del ss[key]
+    for number, step in enumerate(detail["steps"], start=1):
+        ss[f"teacher_step_{number}_title"] = step.get("title", "")
+        ss[f"teacher_step_{number}_type"] = step.get("type", STEP_TYPES[0])
+        ss[f"teacher_step_{number}_content"] = step.get("content", "")
+        ss[f"teacher_step_{number}_canvas"] = commands_text(step.get("canvas_commands"))
+    ss["teacher_edit_loaded"] = loaded
+
+
+def versions(me, detail: dict) -> None:
+    rows = me.tutor.curation.history(me.identity, detail["id"])
+    frame = pd.DataFrame(rows, columns=["version", "action", "summary", "editor_id", "editor", "status", "steps",
+                                        "created_at"])
+    shown = frame.drop(columns=["steps"])
+    shown["action"] = [me.t(f"action_{a}") if a in ("created", "edited", "approved", "retired") else a
+                       for a in shown["action"]]
+    shown["status"] = [me.t(f"answer_status_{s}") if s in ("approved", "retired") else s for s in shown["status"]]
+    today = dt.datetime.now(dt.timezone.utc).date()
+    table(frame.drop(columns=["steps"]), "versions",
+          lambda name, stem="": f"answer-{detail['id'][:8]}-versions-{today}.csv", display=shown,
+          columns={"version": "col_version", "action": "col_action", "summary": "col_summary",
+                   "editor": "col_editor", "status": "col_status", "created_at": "col_when"})
+
+
+# --- callbacks ------------------------------------------------------------------------------------------------------
+
+def _save(answer_id: str, version: int, count: int) -> None:
+    me, ss = app.who(), st.session_state
+    steps = []
+    for number in range(1, count + 1):
+        try:
+            commands = parse_commands(ss.get(f"teacher_step_{number}_canvas", ""))
+        except EditorError as error:
+            key = {"json": "canvas_bad_json", "not_list": "canvas_not_list"}.get(error.kind, "canvas_not_object")
+            ss["teacher_edit_error"] = me.t(key, step=number, line=error.line, column=error.column, index=error.index)
+            return
+        steps.append({"title": ss.get(f"teacher_step_{number}_title", ""),
+                      "type": ss.get(f"teacher_step_{number}_type", STEP_TYPES[0]),
+                      "content": ss.get(f"teacher_step_{number}_content", ""),
+                      "canvas_commands": commands})
+    try:
+        saved = me.tutor.curation.edit(me.identity, answer_id, steps, expected_version=version)
+    except TutorError as error:
+        ss["teacher_edit_error"] = me.message(error)
+        return
+    if saved["version"] == version:
+        ss["teacher_answer_notice"] = ("info", me.t("answer_unchanged"))
+    else:
+        ss["teacher_answer_notice"] = ("success", me.t("answer_saved", version=saved["version"]))
+
+
+def _approve(answer_id: str, version: int) -> None:
+    me = app.who()
+    _act(me, lambda: me.tutor.curation.approve(me.identity, answer_id, expected_version=version), "answer_approved")
+
+
+def _ask_retire(answer_id: str) -> None:
+    st.session_state["teacher_confirm_retire"] = answer_id
+
+
+def _cancel_retire() -> None:
+    st.session_state.pop("teacher_confirm_retire", None)
+
+
+def _retire(answer_id: str, version: int) -> None:
+    me = app.who()
+    st.session_state.pop("teacher_confirm_retire", None)
+    _act(me, lambda: me.tutor.curation.retire(me.identity, answer_id, expected_version=version), "answer_retired")
+
+
+def _act(me, action, done: str) -> None:
+    try:
+        action()
+    except TutorError as error:
+        st.session_state["teacher_answer_notice"] = ("error", me.message(error))
+    else:
+        st.session_state["teacher_answer_notice"] = ("success", me.t(done))
