@@ -13,6 +13,7 @@ Safety contract (the pages rely on it):
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -85,8 +86,9 @@ def local_time(value, tz_name: str | None = None) -> str:
 
 
 def file_stem(title: str, fallback: str = "tutor") -> str:
-    """A short, safe file name stem from a title."""
-    stem = re.sub(r"[^\w]+", "-", title.lower(), flags=re.UNICODE).strip("-")[:48].strip("-")
+    """A short, safe, ASCII file name stem from a title (``3º ESO B`` → ``3o-eso-b``)."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    stem = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:48].strip("-")
     return stem or fallback
 
 

@@ -85,7 +85,8 @@ def test_local_time_and_file_names():
     assert local_time(moment, "Europe/Madrid") == "2026-01-02 14:05"
     assert local_time(moment.replace(tzinfo=timezone.utc), "Nowhere/Unknown") == "2026-01-02 13:05"
     assert local_time(None) == ""
-    assert file_stem("¿Cómo se calcula el área de un círculo?") == "cómo-se-calcula-el-área-de-un-círculo"
+    assert file_stem("¿Cómo se calcula el área de un círculo?") == "como-se-calcula-el-area-de-un-circulo"
+    assert file_stem("3º ESO B") == "3o-eso-b"
     assert file_stem("<<>>") == "tutor"
 
 
