@@ -1,0 +1,234 @@
+"""The app in Chromium (Debian's, driven by Playwright) against a real ``streamlit run`` server.
+
+* ``browser_first_text_ms`` — click Ask → the first words of step 1 are in the page and a frame has been drawn
+  (``requestAnimationFrame`` after the ``MutationObserver`` saw them), timed in the page with
+  ``performance.now()``; median over runs, each a fresh tab asking a different library lesson.
+* ``ws_bytes_per_text_char`` — in the same runs: payload bytes of the websocket frames the browser received
+  (``page.on("websocket")`` → ``framereceived``; payloads as delivered to the page, i.e. after
+  permessage-deflate is undone) from the click to the ``script_finished`` that ends the explanation's run,
+  divided by the explanation's text length (the lesson's step contents); median over runs.
+* ``browser_pause_text_after_chars`` — while an explanation streams (after 250 visible characters), click Pause;
+  characters of the explanation's visible text (``innerText``) 1 s after the Resume button appeared, minus those
+  at the click (read in the click handler); median over runs.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, urlparse
+
+from core.library import load_lessons
+from core.mathtext import chunk_text, formula_spans
+
+from .common import CHROMIUM, Backend, Results, StreamlitServer, make_users, median
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 60_000
+PAUSE_AFTER_CHARS = 250
+SETTLE_AFTER_PAUSE_S = 1.0
+
+
+def parameters(quick: bool) -> dict:
+    return {"first_text_runs": 1 if quick else 5, "pause_runs": 1 if quick else 3, "warmup_asks": 1}
+
+
+def key(name: str) -> str:
+    return f".st-key-{name}"
+
+
+def first_words(content: str, chunk_size: int, words: int = 3) -> str:
+    """A few words of the first streamed chunk that render exactly as written (no maths, no Markdown)."""
+    a, b = next(chunk_text(content, chunk_size, 0))
+    text = content[a:b]
+    for start, end in reversed(formula_spans(text)):
+        text = text[:start] + " $ " + text[end:]
+    run: list[str] = []
+    for word in text.split():
+        if re.search(r"[$\\*_`#\[\]<>|~]", word):
+            if len(run) >= 2:
+                break
+            run = []
+            continue
+        run.append(word)
+        if len(run) == words:
+            break
+    if not run:
+        raise ValueError(f"no plain words in {text!r}")
+    return " ".join(run)
+
+
+_INSTRUMENT_FIRST_TEXT = """
+needle => {
+  const b = window.__bench = {click: null, dom: null, frame: null};
+  document.addEventListener('click', e => {
+    if (b.click === null && e.target.closest('.st-key-ask')) b.click = performance.now();
+  }, true);
+  const obs = new MutationObserver(() => {
+    if (b.click === null || b.dom !== null) return;
+    const el = document.querySelector('.st-key-explanation');
+    if (el && el.textContent.includes(needle)) {
+      b.dom = performance.now();
+      obs.disconnect();
+      requestAnimationFrame(() => { b.frame = performance.now(); });
+    }
+  });
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+_INSTRUMENT_PAUSE = """
+() => {
+  const b = window.__bench = {chars_at_click: null};
+  document.addEventListener('click', e => {
+    if (b.chars_at_click === null && e.target.closest('.st-key-pause')) {
+      b.chars_at_click = document.querySelector('.st-key-explanation').innerText.length;
+    }
+  }, true);
+}
+"""
+
+
+def run(backend: Backend, server: StreamlitServer, tutor, browser, results: Results, quick: bool,
+        log: Callable[[str], None]) -> None:
+    p = parameters(quick)
+    lessons = [l for l in load_lessons() if l.question.language == "es"]
+    user = make_users(tutor, "browser", 1)[0]
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="es-ES")
+    context.set_default_timeout(TIMEOUT_MS)
+    context.add_cookies([{"name": "tutor_token", "value": tutor.token_for(user), "url": server.url}])
+    try:
+        log("  browser: warm-up")
+        for lesson in lessons[-p["warmup_asks"]:]:
+            _warm_up(context, server.url, tutor, tutor.identity_of(user), lesson)
+        for name, bench in (("browser_first_text", lambda: first_text(context, server, tutor, lessons, results, p)),
+                            ("browser_pause", lambda: pause_text_after(context, server, lessons, results, p))):
+            log(f"  browser: {name}")
+            try:
+                bench()
+            except Exception as error:
+                results.failed(name, error)
+                log(f"    failed: {error!r}")
+    finally:
+        context.close()
+
+
+def _open(context, url: str):
+    page = context.new_page()
+    frames: list[bytes] = []
+
+    def websocket(ws) -> None:
+        if ws.url.endswith("/_stcore/stream"):
+            ws.on("framereceived", lambda payload: frames.append(payload if isinstance(payload, bytes)
+                                                                 else payload.encode()))
+
+    page.on("websocket", websocket)
+    page.goto(url + "/")
+    page.locator(key("question") + " textarea").wait_for()
+    return page, frames
+
+
+def _warm_up(context, url: str, tutor, identity, lesson) -> None:
+    """The first page load and ask of the server (builds the tutor, imports the pages); stopped at the first text."""
+    page, _ = _open(context, url)
+    try:
+        page.locator(key("question") + " textarea").fill(lesson.question.text)
+        page.locator(key("ask") + " button").click()
+        page.wait_for_url(re.compile(r"[?&]session="))
+        page.locator(key("step_1")).wait_for()
+        session_id = parse_qs(urlparse(page.url).query)["session"][0]
+        tutor.pause(identity, session_id)
+        page.locator(key("resume") + " button").wait_for()
+    finally:
+        page.close()
+
+
+def _first_text(context, url: str, lesson, chunk_size: int) -> dict:
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    page, frames = _open(context, url)
+    try:
+        needle = first_words(lesson.answer.steps[0].content, chunk_size)
+        page.evaluate(_INSTRUMENT_FIRST_TEXT, needle)
+        page.locator(key("question") + " textarea").fill(lesson.question.text)
+        mark = len(frames)
+        page.locator(key("ask") + " button").click()
+        page.wait_for_function("() => window.__bench.frame !== null")
+        page.locator(key("rate_submit") + " button").wait_for()
+        deadline, finished = time.monotonic() + 15, None
+        while finished is None and time.monotonic() < deadline:
+            for index in range(mark, len(frames)):
+                msg = ForwardMsg()
+                msg.ParseFromString(frames[index])
+                if msg.WhichOneof("type") == "script_finished":
+                    finished = index
+                    break
+            else:
+                time.sleep(0.05)
+        if finished is None:
+            raise RuntimeError("no script_finished after the explanation")
+        bench = page.evaluate("() => window.__bench")
+        text_chars = sum(len(step.content) for step in lesson.answer.steps)
+        ws_bytes = sum(len(frame) for frame in frames[mark:finished + 1])
+        return {"lesson": lesson.name, "needle": needle, "first_text_ms": round(bench["frame"] - bench["click"], 1),
+                "first_text_dom_ms": round(bench["dom"] - bench["click"], 1), "ws_bytes": ws_bytes,
+                "ws_frames": finished + 1 - mark, "text_chars": text_chars,
+                "ws_bytes_per_text_char": round(ws_bytes / text_chars, 2)}
+    finally:
+        page.close()
+
+
+def first_text(context, server: StreamlitServer, tutor, lessons, results: Results, p: dict) -> None:
+    runs = [_first_text(context, server.url, lessons[i], tutor.settings.chunk_size)
+            for i in range(p["first_text_runs"])]
+    common = dict(n=len(runs), runs=runs, chromium=Path(CHROMIUM).name, viewport="1400x900",
+                  chunk_size=tutor.settings.chunk_size, chunk_delay_ms=tutor.settings.chunk_delay_ms,
+                  warmup_asks=p["warmup_asks"], statistic="median over runs (fresh tab each, a different lesson)")
+    results.put("browser_first_text_ms", median([r["first_text_ms"] for r in runs]), "ms", **common,
+                method="performance.now() at the click on Ask (capture listener) → the next animation frame after "
+                       "a MutationObserver saw the first words of step 1 in .st-key-explanation")
+    results.put("ws_bytes_per_text_char", median([r["ws_bytes_per_text_char"] for r in runs]), "bytes/char",
+                **common, method="sum of framereceived payload sizes on /_stcore/stream from the click on Ask to "
+                                 "the run's script_finished, / characters of the lesson's step contents")
+
+
+def pause_text_after(context, server: StreamlitServer, lessons, results: Results, p: dict) -> None:
+    runs = []
+    for i in range(p["pause_runs"]):
+        lesson = lessons[(p["first_text_runs"] + i) % len(lessons)]
+        page, _ = _open(context, server.url)
+        try:
+            page.evaluate(_INSTRUMENT_PAUSE)
+            page.locator(key("question") + " textarea").fill(lesson.question.text)
+            page.locator(key("ask") + " button").click()
+            page.locator(key("pause") + " button").wait_for()
+            page.wait_for_function(f"s => (document.querySelector(s)?.innerText || '').length > {PAUSE_AFTER_CHARS}",
+                                   arg=key("explanation"), polling="raf")
+            page.locator(key("pause") + " button").click()
+            page.locator(key("resume") + " button").wait_for()
+            time.sleep(SETTLE_AFTER_PAUSE_S)
+            at_click = page.evaluate("() => window.__bench.chars_at_click")
+            final = page.evaluate("s => document.querySelector(s).innerText.length", key("explanation"))
+            runs.append({"lesson": lesson.name, "chars_at_click": at_click, "chars_after_pause": final,
+                         "chars_after_click": final - at_click})
+        finally:
+            page.close()
+    results.put("browser_pause_text_after_chars", median([r["chars_after_click"] for r in runs]), "chars",
+                n=len(runs), runs=runs, pause_after_visible_chars=PAUSE_AFTER_CHARS,
+                settle_s=SETTLE_AFTER_PAUSE_S, statistic="median over runs",
+                method="innerText length of .st-key-explanation 1 s after Resume appeared minus its length in the "
+                       "click handler of Pause (headings and labels of a step started after the click count too)")
+
+
+def launch():
+    """(playwright, browser) — Debian's Chromium; the caller closes both."""
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"no Chromium at {CHROMIUM}")
+    playwright = sync_playwright().start()
+    try:
+        return playwright, playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    except Exception:
+        playwright.stop()
+        raise

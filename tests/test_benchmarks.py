@@ -1,0 +1,102 @@
+"""The benchmarks: ``python -m benchmarks --quick --json PATH`` in a subprocess writes every key as a finite number
+with the setup it was measured on. Speed is reported, never asserted here; only the results that are not timings
+are: one provider call for N concurrent asks of a new question, and no chunk after a pause.
+
+The environment is passed through on purpose: with ``REDIS_URL`` and ``DATABASE_URL`` set (CI sets both) the
+``servers`` block (Redis + PostgreSQL, in a database and key prefix made for the run) must be there too.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import KEYS, QUICK_SKIPPED, SCHEMA  # noqa: E402
+from benchmarks.browser_bench import first_words  # noqa: E402
+from benchmarks.common import CHROMIUM, percentile, servers_configured  # noqa: E402
+from benchmarks.load_bench import _Run, text_update_times, update_gaps  # noqa: E402
+
+EXACT = {"singleflight_provider_calls": 1, "singleflight_provider_calls_threads": 1,
+         "singleflight_provider_calls_processes": 1, "pause_chunks_after": 0}
+
+
+def test_percentile_interpolates_between_ranks():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5], 99) == 5
+    assert percentile(list(range(101)), 99) == 99
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_text_updates_are_step_texts_and_gaps_start_at_the_first_delta():
+    run = _Run(started=0.0, first_delta_at=0.05, step_blocks={(0, 6, 0, 0, 0), (0, 6, 0, 0, 1)}, deltas=[
+        (0.06, (0, 6, 1, 0), 11, "**Pizarra**"),                          # outside the steps
+        (0.10, (0, 6, 0, 0, 0, 0), 20, "##### 1. Title\n:gray-badge[1]"),  # a step's heading
+        (0.10, (0, 6, 0, 0, 0, 1), 9, "Una recta"),
+        (0.20, (0, 6, 0, 0, 0, 1), 18, "Una recta que pasa"),
+        (0.20, (0, 6, 1, 1, 0), 10, "<svg>a</svg>"),                      # the whiteboard
+        (0.35, (0, 6, 0, 0, 1, 1), 0, ""),                                # the next step's empty body...
+        (0.90, (0, 6, 0, 0, 1, 1), 30, "Luego, la x y todo lo demás."),   # ...its whole text at once (coalesced)
+        (0.9001, (0, 6, 0, 0, 0, 1), 25, "Una recta que pasa por P."),   # same flush: one visible change
+    ])
+    assert text_update_times(run) == [0.1, 0.2, 0.9, 0.9001]
+    assert [round(g, 3) for g in update_gaps(run, 0.0, 10.0)] == [0.05, 0.1, 0.7]
+    assert [round(g, 3) for g in update_gaps(run, 0.15, 10.0)] == [0.7]  # only gaps inside the window
+
+
+def test_first_words_skip_maths_and_markup():
+    assert first_words("Una **ecuación** de $x^2$ grado es sencilla", 50) == "grado es sencilla"
+    assert first_words("Sea $f(x) = 2x$ la función que estudiamos hoy con calma", 50, words=2) == "la función"
+
+
+def test_quick_run_writes_every_key_with_its_setup(tmp_path):
+    if not Path(CHROMIUM).exists():
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("playwright (python) is not installed")
+    skip_servers = servers_configured(os.environ)
+    if IN_CI and skip_servers:
+        pytest.fail(f"CI=true but {skip_servers}", pytrace=False)
+
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)], cwd=ROOT,
+                         env=dict(os.environ), capture_output=True, text=True, timeout=280)
+    assert run.returncode == 0, f"stdout:\n{run.stdout[-3000:]}\nstderr:\n{run.stderr[-5000:]}"
+    doc = json.loads(out.read_text(encoding="utf-8"))
+
+    assert doc["schema"] == SCHEMA and doc["quick"] is True and doc["errors"] == {}
+    assert {"cpus", "ram_gb", "python", "streamlit", "date"} <= set(doc["machine"])
+    assert set(doc["skipped"]) == set(QUICK_SKIPPED)
+    blocks = ["embedded"] + ([] if skip_servers else ["servers"])
+    if skip_servers:
+        assert doc["servers"] is None and doc["servers_skipped"] == skip_servers
+    else:
+        assert doc["servers_skipped"] is None
+    for block in blocks:
+        results = doc[block]
+        for key in KEYS:
+            if key in QUICK_SKIPPED:
+                assert key not in results
+                continue
+            entry = results[key]
+            value = entry["value"]
+            assert isinstance(value, (int, float)) and not isinstance(value, bool), (block, key)
+            assert math.isfinite(value), (block, key)
+            assert entry["unit"] and entry["setup"]["backend"] == block, (block, key)
+        for key, expected in EXACT.items():
+            assert results[key]["value"] == expected, (block, key, results[key])
+        store = results["cached_first_chunk_ms_p50"]["setup"]["session_store"]
+        assert ("embedded" if block == "embedded" else "redis") in store
+    assert "cached_first_chunk_ms_p50" in run.stdout  # the table
