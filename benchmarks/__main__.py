@@ -48,7 +48,7 @@ def run_backend(name: str, quick: bool, browser) -> Results:
         core_bench.run(b, results, quick, log)
         tutor = b.tutor()  # the app's settings: no provider, the lesson library only
         try:
-            server = StreamlitServer(b)
+            server = StreamlitServer(b.data_dir, b.environ())
             try:
                 log(f"  streamlit: starting on {server.url}")
                 server.start()

@@ -331,22 +331,22 @@ def _healthy(url: str) -> bool:
 
 
 class StreamlitServer:
-    """``streamlit run streamlit_app.py`` on a free loopback port, with the backend's settings pinned."""
+    """``streamlit run streamlit_app.py`` on a free loopback port with the given environment (the benchmarks and
+    the browser tests both use it)."""
 
-    def __init__(self, backend: Backend, **settings: str):
-        self.backend = backend
+    def __init__(self, data_dir: Path, environ: dict[str, str]):
+        self.environ = environ
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = backend.data_dir / f"streamlit-{self.port}.log"
+        self.log_path = Path(data_dir) / f"streamlit-{self.port}.log"
         self.process: subprocess.Popen | None = None
-        self.settings = settings
 
     def start(self, timeout: float = 90) -> "StreamlitServer":
         log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=self.backend.environ(**self.settings), stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=self.environ, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout
         while not _healthy(self.url):

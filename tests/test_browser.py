@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from benchmarks.common import StreamlitServer
 from conftest import unavailable
 from core import SETTINGS, create_tutor
 from core.answers import validate_answer
@@ -47,20 +44,6 @@ LONG_REPLY = " ".join(["Un número primo solo se divide entre 1 y entre sí mism
 
 
 # --- the server ---------------------------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-            return response.read().decode().strip() == "ok"
-    except OSError:
-        return False
-
 
 def _xss_answer():
     answer, dropped = validate_answer({"steps": [{
@@ -100,30 +83,14 @@ def server(tmp_path_factory):
                   reply_for=lambda messages: LONG_REPLY).start()
     settings.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="test", TUTOR_AI_MAX_RETRIES="0")
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in settings}
     env.update(settings)
-    log = open(data / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    streamlit = StreamlitServer(data, env)
     try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{(data / 'server.log').read_text()}")
-            time.sleep(0.1)
-        yield url, tutor
+        streamlit.start(timeout=60)  # a server that does not start raises with its log
+        yield streamlit.url, tutor
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        streamlit.stop()
         tutor.close()
         fake.stop()
 

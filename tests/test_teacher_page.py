@@ -11,15 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.common import StreamlitServer
 from core import SETTINGS, create_tutor, db
 from core.errors import AIError, Forbidden
 from core.frames import to_csv
@@ -591,7 +589,7 @@ def screenshot(page, name: str, *, full_page: bool) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real ``streamlit run`` on loopback over a seeded class (plus earlier days); yields (base url, world)."""
-    from test_browser import CHROMIUM, _free_port, _healthy
+    from test_browser import CHROMIUM
     from conftest import unavailable
     if not Path(CHROMIUM).exists():
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
@@ -601,30 +599,14 @@ def server(tmp_path_factory):
     tutor = create_tutor(settings, environ={}, env_file=None)
     world = seed(tutor)
     past_days(world)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in settings}
     env.update(settings)
-    log = open(data / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    streamlit = StreamlitServer(data, env)
     try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{(data / 'server.log').read_text()}")
-            time.sleep(0.1)
-        yield url, world
+        streamlit.start(timeout=60)  # a server that does not start raises with its log
+        yield streamlit.url, world
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        streamlit.stop()
         tutor.close()
 
 
