@@ -20,9 +20,9 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from . import db, questions
-from .answers import Step, answer_from_json
+from .answers import Step
 from .errors import AIError, Forbidden, NotFound, StoreError
-from .generation import Generations, LOG_TTL_S, lock_name
+from .generation import Generations, lock_name
 from .i18n import LANGUAGES, t, waiting_phrases
 from .mathtext import chunk_text
 from .metrics import Metrics
@@ -397,9 +397,3 @@ class _Reader:
 def _estimate(source: _Source) -> int:
     return max(5, round(sum(len(s.content) for s in source.steps) * 0.15)) if source.steps else 60
 
-
-def answer_text(steps) -> str:
-    return "".join(step.content for step in steps)
-
-
-__all__ = ["Explanations", "event", "answer_text", "LOG_TTL_S", "answer_from_json"]
