@@ -572,7 +572,7 @@ def test_presentation_helpers():
         parse_commands('[\n  {"op": }\n]')
     assert (error.value.kind, error.value.line, error.value.column) == ("json", 2, 10)
     assert csv_file_name("4ºB", "needing_help", dt.date(2025, 3, 1), today, "student-ana@example.org") == \
-        "4ºb-student-ana-example-org-needing-help-2025-03-01-2025-03-30.csv"
+        "4ob-student-ana-example-org-needing-help-2025-03-01-2025-03-30.csv"
     assert t("answer_meta", "en", status="approved", source="library", version=2, hits=5, ratings=1) == \
         "approved · library · version 2 · 5 uses · 1 ratings"
 
