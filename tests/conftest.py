@@ -194,3 +194,30 @@ def ai(fake_ai):
     """Settings that point the tutor at the loopback OpenAI-compatible server."""
     return {"OPENAI_BASE_URL": fake_ai.base_url, "OPENAI_API_KEY": "test", "TUTOR_AI_MAX_RETRIES": "0",
             "TUTOR_AI_TIMEOUT": "5"}
+
+
+@pytest.fixture
+def app_settings(data_dir, monkeypatch):
+    """Every setting pinned in the environment the Streamlit app reads (so the machine's env and .env never leak
+    in), with the data in this test's folder, embedded backends and no pacing."""
+    from core import SETTINGS
+    values = {s.name: str(s.default) for s in SETTINGS}
+    values.update(TUTOR_DATA_DIR=str(data_dir), TUTOR_CHUNK_DELAY_MS="0", TUTOR_CHUNK_SIZE="80")
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    yield values
+    from ui import app
+    app.get_tutor().close()
+    app._build_tutor.clear()
+
+
+def play_until_paused(tutor, me, session_id, max_chunks):
+    """Stream a session, pausing as a student would right after ``max_chunks`` chunks; returns every event."""
+    got, chunks = [], 0
+    for item in tutor.stream(me, session_id):
+        got.append(item)
+        if item["event"] == "content_chunk":
+            chunks += 1
+            if chunks == max_chunks:
+                tutor.pause(me, session_id)
+    return got

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import SETTINGS
 from core.library import load_lessons
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -24,17 +23,8 @@ PASSWORD = "password123"
 # --- fixtures ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def settings(data_dir, monkeypatch):
-    """Every setting pinned in the environment the app reads (so the machine's env and .env never leak in), with
-    the data in this test's folder, embedded backends and no pacing."""
-    values = {s.name: str(s.default) for s in SETTINGS}
-    values.update(TUTOR_DATA_DIR=str(data_dir), TUTOR_CHUNK_DELAY_MS="0", TUTOR_CHUNK_SIZE="80")
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    yield values
-    from ui import app
-    app.get_tutor().close()
-    app._build_tutor.clear()
+def settings(app_settings):
+    return app_settings
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from core.errors import AIError, Forbidden, InvalidInput
 from core.fakeai import build_answer
 from core.library import load_lessons
 from core.mathtext import formula_spans
+from conftest import play_until_paused
 
 LESSON = load_lessons()[0]
 
@@ -69,17 +70,6 @@ def test_chunks_follow_the_protocol(student):
         if item["event"] == "canvas_command":
             assert data["command"]["at_char"] <= position - sum(
                 len(s.content) for s in LESSON.answer.steps[:step - 1])
-
-
-def play_until_paused(tutor, me, session_id, max_chunks):
-    got, chunks = [], 0
-    for item in tutor.stream(me, session_id):
-        got.append(item)
-        if item["event"] == "content_chunk":
-            chunks += 1
-            if chunks == max_chunks:
-                tutor.pause(me, session_id)
-    return got
 
 
 @hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

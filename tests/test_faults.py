@@ -28,6 +28,7 @@ from core import db
 from core.errors import StoreError
 from core.fakeai import FakeAI, build_answer
 from core.library import load_lessons
+from conftest import play_until_paused
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = load_lessons()[0]
@@ -194,17 +195,6 @@ def test_redis_lost_mid_stream_resumes_exactly_from_the_durable_position(make_tu
 
 
 # --- (b) PostgreSQL restarted ------------------------------------------------------------------------------------
-
-def play_until_paused(tutor, me, session_id, max_chunks):
-    got, chunks = [], 0
-    for item in tutor.stream(me, session_id):
-        got.append(item)
-        if item["event"] == "content_chunk":
-            chunks += 1
-            if chunks == max_chunks:
-                tutor.pause(me, session_id)
-    return got
-
 
 def event_counts(tutor, user_id) -> dict:
     counts = {}

@@ -118,16 +118,8 @@ def past_days(w: SimpleNamespace, days: int = 12) -> None:
 # --- AppTest fixtures and helpers -----------------------------------------------------------------------------------
 
 @pytest.fixture
-def settings(data_dir, monkeypatch):
-    """Every setting pinned in the environment the app reads, the data in this test's folder, no pacing."""
-    values = {s.name: str(s.default) for s in SETTINGS}
-    values.update(TUTOR_DATA_DIR=str(data_dir), TUTOR_CHUNK_DELAY_MS="0", TUTOR_CHUNK_SIZE="80")
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    yield values
-    from ui import app
-    app.get_tutor().close()
-    app._build_tutor.clear()
+def settings(app_settings):
+    return app_settings
 
 
 @pytest.fixture
