@@ -5,10 +5,10 @@ import threading
 
 import streamlit as st
 
-from core.chat import MAX_MESSAGE_CHARS
 from core.errors import AIError, Forbidden, NotFound, TutorError
+from core.explaining.questions import clean_text
 from core.render import local_time, message_markdown
-from core.questions import clean_text
+from core.school.chat import MAX_MESSAGE_CHARS
 from ui import app
 
 me = app.who()

@@ -4,7 +4,7 @@ credits.
 
 Thin over ``core``: every number comes from ``tutor.frames`` (which checks, in core, that the caller may see the
 class) or ``tutor.curation``; this page only lays them out, and every table has a CSV download under it
-(``core.frames.to_csv``). The answer library lives in ``ui/teacher.py``.
+(``core.school.frames.to_csv``). The answer library lives in ``ui/teacher.py``.
 """
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import streamlit as st
 
 from core.errors import Forbidden, TutorError
 from core.render import plain_markdown
-from core.teacher_view import (count, csv_file_name, date_range, default_range, duration, percent, shorten,
-                                step_label)
+from core.teacher_view import count, csv_file_name, date_range, default_range, duration, percent, shorten, step_label
 from ui import app
 from ui import teacher as view
 
@@ -25,7 +24,7 @@ me = app.who()
 tutor = me.tutor
 identity = me.identity
 ss = st.session_state
-credits = getattr(tutor, "credits", None)  # core/credits.py may not be there in every deployment
+credits = getattr(tutor, "credits", None)  # core/school/credits.py may not be there in every deployment
 
 STYLE = """
 <style>
@@ -263,7 +262,7 @@ def create_form() -> None:
 
 
 def credit_section(klass, csv_name) -> None:
-    from core.credits import MAX_GRANT, MAX_REASON_CHARS
+    from core.school.credits import MAX_GRANT, MAX_REASON_CHARS
     st.subheader(me.t("credits_title", name=plain_markdown(klass.name)), anchor=False)
     st.caption(me.t("credits_intro"))
     members = [u for u in tutor.accounts.students_of(tutor.accounts.get(identity.user_id), klass.id)

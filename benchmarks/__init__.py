@@ -1,6 +1,6 @@
 """Benchmarks of the tutor: ``python -m benchmarks --json PATH`` (add ``--quick`` for a short run).
 
-Everything runs on this machine's loopback: the lesson library (cached answers), ``core.fakeai`` as the provider,
+Everything runs on this machine's loopback: the lesson library (cached answers), ``core.testing.fakeai`` as the provider,
 a real ``streamlit run`` server, Debian's Chromium driven by Playwright, and websocket clients that speak
 Streamlit's own protocol. Each key is measured for the embedded default (SQLite + embedded session store) and,
 when ``REDIS_URL`` and ``DATABASE_URL`` are set, again for Redis + PostgreSQL (in a database and key prefix

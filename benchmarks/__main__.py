@@ -13,7 +13,6 @@ from pathlib import Path
 from . import KEYS, QUICK_SKIPPED, SCHEMA, browser_bench, core_bench, load_bench
 from .common import SEED, Results, StreamlitServer, backend, machine, servers_configured
 
-
 _T0 = time.monotonic()
 
 
@@ -30,7 +29,7 @@ def parameters(quick: bool) -> dict:
                         "except TUTOR_AI_TIMEOUT=%s for the core benchmarks' provider" % (
                             defaults["TUTOR_CHUNK_SIZE"], defaults["TUTOR_CHUNK_DELAY_MS"],
                             defaults["TUTOR_RATE_ASK_STUDENT"], core_bench.AI_TIMEOUT_S),
-        "provider": {"server": "core.fakeai.FakeAI on 127.0.0.1 via the openai SDK",
+        "provider": {"server": "core.testing.fakeai.FakeAI on 127.0.0.1 via the openai SDK",
                      "uncached_tokens_per_second": core_bench.UNCACHED_TPS, "chars_per_token": 4,
                      "answer_steps": core_bench.UNCACHED_STEPS, "singleflight_reply_held_until_all_asked": True,
                      "uncached_questions": list(core_bench.UNCACHED_QUESTIONS),

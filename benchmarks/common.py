@@ -124,7 +124,7 @@ class Backend:
 
 
 def _psycopg(url: str) -> str:
-    from core.db import database_url
+    from core.platform.db import database_url
     return database_url(url, Path("."))
 
 

@@ -1,7 +1,7 @@
 """Benchmarks of ``core`` through the facade: cached first chunk, uncached first chunk vs generation, pause,
 single-flight (threads and processes).
 
-The provider is ``core.fakeai.FakeAI`` on loopback, driven by the real ``openai`` SDK. Two fakes per backend:
+The provider is ``core.testing.fakeai.FakeAI`` on loopback, driven by the real ``openai`` SDK. Two fakes per backend:
 
 * the *paced* one (``UNCACHED_TPS`` tokens/s, ``chars_per_token=4``, a ``UNCACHED_STEPS``-step answer) for
   ``uncached_first_chunk_ratio``;
@@ -21,10 +21,10 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from core import db
-from core.fakeai import FakeAI, build_answer
-from core.library import load_lessons
-from core.questions import prepare
+from core.content.library import load_lessons
+from core.explaining.questions import prepare
+from core.platform import db
+from core.testing.fakeai import FakeAI, build_answer
 
 from .common import SEED, Backend, Results, make_users, median, percentile
 
@@ -77,7 +77,7 @@ class TimedFakeAI(FakeAI):
         return next((t for t in reversed(self.timings) if t.get("question") == question and "done_at" in t), None)
 
     def calls_for(self, question: str) -> int:
-        from core.fakeai import last_user_text
+        from core.testing.fakeai import last_user_text
         return sum(1 for body in list(self.calls) if last_user_text(body.get("messages") or []) == question)
 
 

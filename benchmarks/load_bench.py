@@ -36,10 +36,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from core.library import load_lessons
+from core.content.library import load_lessons
 
-from .common import (Backend, Results, StreamlitServer, cpu_seconds, machine_cpu_seconds, make_users, median,
-                     percentile, rss_bytes)
+from .common import (
+    Backend,
+    Results,
+    StreamlitServer,
+    cpu_seconds,
+    machine_cpu_seconds,
+    make_users,
+    median,
+    percentile,
+    rss_bytes,
+)
 
 COOKIE = "tutor_token"
 OTHER_CPU_RETRY_PERCENT = 50.0  # a level measured while other processes used more than this is measured again

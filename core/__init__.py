@@ -1,11 +1,11 @@
 """The tutor's core: questions, answers, generation, streaming, sessions, storage, accounts and analytics.
 
 No Streamlit here: pages, notebooks, the CLI and tests all use ``create_tutor(settings)``. Names are imported
-lazily so that ``import core.canvas`` (say) stays light.
+lazily so that ``import core.content.canvas`` (say) stays light.
 """
 from importlib import import_module
 
-_EXPORTS = {"create_tutor": "tutor", "Tutor": "tutor", "Settings": "settings", "SETTINGS": "settings",
+_EXPORTS = {"create_tutor": "tutor", "Tutor": "tutor", "Settings": "platform.settings", "SETTINGS": "platform.settings",
             "TutorError": "errors"}
 
 __all__ = list(_EXPORTS)

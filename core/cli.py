@@ -63,7 +63,7 @@ def credits_balance(tutor: Tutor, args) -> int:
 
 
 def library_list(tutor: Tutor, args) -> int:
-    from .library import load_lessons
+    from .content.library import load_lessons
     for lesson in load_lessons():
         row = {"name": lesson.name, "question": lesson.question.text, "language": lesson.question.language,
                "subject": lesson.subject, "steps": len(lesson.answer.steps), "hash": lesson.question.hash}

@@ -29,7 +29,7 @@ class TutorError(Exception):
         super().__init__(self.message_for("en"))
 
     def message_for(self, language: str) -> str:
-        from .i18n import error_message
+        from .platform.i18n import error_message
         return error_message(self.code, language, **self.params)
 
     def to_event(self, language: str = "en") -> dict:

@@ -8,7 +8,7 @@ Safety contract (the pages rely on it):
 * ``step_markdown`` / ``message_markdown`` / ``plain_markdown`` return Markdown for ``st.markdown`` *without*
   ``unsafe_allow_html`` — Streamlit escapes any HTML in it, so the student's and the model's text stays inert;
 * ``ExplanationView.board_svg`` is the only markup meant for ``unsafe_allow_html=True``, and it comes from
-  ``core.canvas.render_svg``, which escapes every text and attribute.
+  ``core.content.canvas.render_svg``, which escapes every text and attribute.
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .canvas import render_svg
-from .i18n import error_message, t
-from .mathtext import safe_prefix, to_markdown_math
+from .content.canvas import render_svg
+from .content.mathtext import safe_prefix, to_markdown_math
+from .platform.i18n import error_message, t
 
 # Markdown images would make the browser fetch any URL the model wrote: show them as text instead.
 _IMAGE = re.compile(r"!\[")

@@ -1,7 +1,7 @@
 """Presentation helpers for the teacher page: numbers as text, chart labels, and the whiteboard editor's text.
 
-No Streamlit here and nothing that decides anything: every number comes from ``core.frames`` or
-``core.curation``; this module only turns values into what the page shows, and the editor's text back into
+No Streamlit here and nothing that decides anything: every number comes from ``core.school.frames`` or
+``core.school.curation``; this module only turns values into what the page shows, and the editor's text back into
 the canvas-command list that ``Curation.edit`` validates.
 """
 from __future__ import annotations

@@ -4,24 +4,25 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from . import db, library
-from .accounts import Accounts, User
-from .analytics import Analytics
-from .auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
-from .cache import AnswerCache
-from .chat import Chats
-from .credits import Credits
-from .curation import Curation
-from .engine import Explanations
+from .content import library
 from .errors import AuthError, NotFound
-from .frames import Frames
-from .generation import Generations
-from .history import History
-from .limits import RateLimits
-from .metrics import MeteredAnalytics, Metrics
-from .models import Model, model_from_settings
-from .settings import Settings
-from .store import open_store
+from .explaining.cache import AnswerCache
+from .explaining.explanations import Explanations
+from .explaining.generation import Generations
+from .explaining.models import Model, model_from_settings
+from .platform import db
+from .platform.analytics import Analytics
+from .platform.limits import RateLimits
+from .platform.metrics import MeteredAnalytics, Metrics
+from .platform.settings import Settings
+from .platform.store import open_store
+from .school.accounts import Accounts, User
+from .school.auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
+from .school.chat import Chats
+from .school.credits import Credits
+from .school.curation import Curation
+from .school.frames import Frames
+from .school.history import History
 
 
 class Tutor:

@@ -75,7 +75,7 @@ def postgres_server():
 
 
 def _psycopg_url(url: str) -> str:
-    from core.db import database_url
+    from core.platform.db import database_url
     return database_url(url, Path("."))
 
 
@@ -157,7 +157,7 @@ def data_dir(tmp_path):
 
 @pytest.fixture
 def fake_ai():
-    from core.fakeai import FakeAI
+    from core.testing.fakeai import FakeAI
     with FakeAI() as server:
         yield server
 

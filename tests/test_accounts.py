@@ -1,9 +1,9 @@
 import pytest
 import sqlalchemy as sa
 
-from core import db
-from core.accounts import Accounts
 from core.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
+from core.platform import db
+from core.school.accounts import Accounts
 
 
 @pytest.fixture

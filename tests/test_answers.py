@@ -2,9 +2,9 @@ import copy
 
 import pytest
 
-from core.answers import AnswerSchema, estimate_duration, validate_answer
+from core.content.answers import AnswerSchema, estimate_duration, validate_answer
 from core.errors import AIError
-from core.fakeai import build_answer
+from core.testing.fakeai import build_answer
 
 
 def good():

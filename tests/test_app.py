@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.library import load_lessons
+from core.content.library import load_lessons
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 LESSONS = load_lessons()

@@ -1,4 +1,4 @@
-"""Tokens, identities and Supabase sign-in (core/auth.py).
+"""Tokens, identities and Supabase sign-in (core/school/auth.py).
 
 Supabase's side is played by ``GoTrueStub``, a small http.server on 127.0.0.1: no GoTrue (Supabase Auth) binary is
 available from any package registry reachable here, so the stub implements only what the tutor calls, with the
@@ -27,10 +27,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from core.auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
 from core.errors import AuthError, Conflict, InvalidInput, SettingsError
-from core.i18n import ERRORS
-from core.settings import Settings
+from core.platform.i18n import ERRORS
+from core.platform.settings import Settings
+from core.school.auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
 
 APP_SECRET = "test-app-secret-" + "x" * 56
 LEGACY_SECRET = "test-supabase-legacy-secret-" + "y" * 48

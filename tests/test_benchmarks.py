@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import IN_CI, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent

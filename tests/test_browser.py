@@ -15,16 +15,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from conftest import unavailable
 
 from benchmarks.common import StreamlitServer
-from conftest import unavailable
 from core import SETTINGS, create_tutor
-from core.answers import validate_answer
-from core.fakeai import FakeAI, build_answer
-from core.i18n import WAITING_PHRASES
-from core.library import load_lessons
-from core.mathtext import formula_spans
-from core.questions import prepare
+from core.content.answers import validate_answer
+from core.content.library import load_lessons
+from core.content.mathtext import formula_spans
+from core.explaining.questions import prepare
+from core.platform.i18n import WAITING_PHRASES
+from core.testing.fakeai import FakeAI, build_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("TUTOR_CHROMIUM", "/usr/bin/chromium")

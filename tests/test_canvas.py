@@ -1,4 +1,4 @@
-"""Whiteboard commands: validation, safe expressions and SVG rendering (core.canvas)."""
+"""Whiteboard commands: validation, safe expressions and SVG rendering (core.content.canvas)."""
 from __future__ import annotations
 
 import logging
@@ -8,10 +8,17 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from core.canvas import (CanvasError, commands_until, compile_expression, render_svg, validate_command,
-                         validate_commands)
+from core.content.canvas import (
+    CanvasError,
+    commands_until,
+    compile_expression,
+    render_svg,
+    validate_command,
+    validate_commands,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -181,12 +188,12 @@ def test_validate_commands_keeps_valid_clamps_and_reports_dropped(caplog):
         {"op": "plot", "expr": "__import__('os')"},
         {"op": "text", "x": 0, "y": 0, "text": "hola", "at_char": 3},
     ]
-    with caplog.at_level(logging.WARNING, logger="core.canvas"):
+    with caplog.at_level(logging.WARNING, logger="core.content.canvas"):
         valid, dropped = validate_commands(raws, 40)
     assert [c["at_char"] for c in valid] == [40, 3]
     assert [raw for raw, _ in dropped] == raws[1:4]
     assert all(isinstance(reason, str) and reason for _, reason in dropped)
-    assert len([r for r in caplog.records if r.name == "core.canvas" and r.levelno == logging.WARNING]) == 3
+    assert len([r for r in caplog.records if r.name == "core.content.canvas" and r.levelno == logging.WARNING]) == 3
     assert validate_commands([], 10) == ([], [])
     assert validate_commands(None, 10) == ([], [])
 

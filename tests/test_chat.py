@@ -1,8 +1,8 @@
 import pytest
 
+from core.content.library import load_lessons
 from core.errors import AIError, Forbidden, InvalidInput
-from core.fakeai import default_reply
-from core.library import load_lessons
+from core.testing.fakeai import default_reply
 
 LESSON = load_lessons()[0]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.library import load_lessons
+from core.content.library import load_lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = load_lessons()[0]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core import db
+from core.content.library import load_lessons
 from core.errors import Forbidden, InsufficientCredits, InvalidInput, NotFound
-from core.fakeai import FakeAI
-from core.library import load_lessons
+from core.platform import db
+from core.testing.fakeai import FakeAI
 
 LESSON = load_lessons()[0]
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,9 +4,9 @@ import copy
 import pytest
 import sqlalchemy as sa
 
-from core import db
+from core.content.library import load_lessons
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from core.library import load_lessons
+from core.platform import db
 
 LESSONS = {lesson.name: lesson for lesson in load_lessons()}
 PYTHAGORAS = LESSONS["07_teorema_pitagoras"]

@@ -4,7 +4,7 @@ import multiprocessing
 import pytest
 import sqlalchemy as sa
 
-from core import db
+from core.platform import db
 
 
 def test_migrations_apply_once_and_record_versions(tmp_path):

@@ -3,14 +3,16 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-
-from core import db
-from core.errors import AIError, Forbidden, InvalidInput
-from core.fakeai import build_answer
-from core.library import load_lessons
-from core.mathtext import formula_spans
 from conftest import play_until_paused
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from core.content.library import load_lessons
+from core.content.mathtext import formula_spans
+from core.errors import AIError, Forbidden, InvalidInput
+from core.platform import db
+from core.testing.fakeai import build_answer
 
 LESSON = load_lessons()[0]
 
@@ -199,7 +201,7 @@ def test_uncached_question_generates_caches_and_then_hits(generating, fake_ai):
 
 
 def test_first_step_arrives_before_the_model_finishes(make_tutor, ai):
-    from core.fakeai import FakeAI
+    from core.testing.fakeai import FakeAI
     with FakeAI(tokens_per_second=150, answer_for=lambda q: build_answer(q, steps=5)) as slow:
         tutor = make_tutor(**{**ai, "OPENAI_BASE_URL": slow.base_url})
         me = tutor.identity_of(tutor.accounts.register("fast@example.org", "password123"))
@@ -280,7 +282,7 @@ def test_model_html_is_refused_and_repaired(make_tutor, ai, fake_ai):
 
 
 def test_concurrent_askers_in_one_process_share_one_generation(make_tutor, ai):
-    from core.fakeai import FakeAI
+    from core.testing.fakeai import FakeAI
     with FakeAI(tokens_per_second=400) as slow:
         tutor = make_tutor(**{**ai, "OPENAI_BASE_URL": slow.base_url})
         users = [tutor.identity_of(tutor.accounts.register(f"u{i}@example.org", "password123")) for i in range(4)]

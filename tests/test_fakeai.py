@@ -18,11 +18,12 @@ import httpx2
 import openai
 import pydantic
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai.types.chat import ParsedChatCompletion
 from pydantic import BaseModel
 
-from core.fakeai import FakeAI, build_answer, default_reply
+from core.testing.fakeai import FakeAI, build_answer, default_reply
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -317,7 +318,7 @@ def test_concurrent_requests_all_succeed(fake):
 
 
 def test_command_line_serves_until_interrupted():
-    command = [sys.executable, "-m", "core.fakeai", "--port", "0", "--tps", "1000"]
+    command = [sys.executable, "-m", "core.testing.fakeai", "--port", "0", "--tps", "1000"]
     root = Path(__file__).resolve().parents[1]
     with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True) as process:
         try:

@@ -22,13 +22,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import play_until_paused, unavailable
 
-from conftest import unavailable
-from core import db
+from core.content.library import load_lessons
 from core.errors import StoreError
-from core.fakeai import FakeAI, build_answer
-from core.library import load_lessons
-from conftest import play_until_paused
+from core.platform import db
+from core.testing.fakeai import FakeAI, build_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = load_lessons()[0]

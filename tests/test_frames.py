@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import unavailable
 
-from core import db
+from core.content.library import load_lessons
 from core.errors import AIError, Forbidden, InvalidInput, NotFound
-from core.frames import to_csv
-from core.library import load_lessons
+from core.platform import db
+from core.school.frames import to_csv
 
 LESSONS = {lesson.name: lesson for lesson in load_lessons()}
 ALGEBRA = LESSONS["01_ecuacion_segundo_grado"]

@@ -3,9 +3,9 @@ import xml.etree.ElementTree as ET
 import pytest
 import sqlalchemy as sa
 
-from core import db
+from core.content.library import load_lessons
 from core.errors import Forbidden, InvalidInput, NotFound
-from core.library import load_lessons
+from core.platform import db
 
 LESSONS = load_lessons()
 

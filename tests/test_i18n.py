@@ -1,7 +1,7 @@
 import re
 
-from core import i18n
 from core.errors import AuthError, RateLimited
+from core.platform import i18n
 
 
 def test_every_text_and_error_exists_in_both_languages():

@@ -1,6 +1,6 @@
 from collections import Counter
 
-from core.library import install, load_lessons
+from core.content.library import install, load_lessons
 
 
 def test_the_library_is_large_bilingual_and_covers_the_subjects():
@@ -25,7 +25,8 @@ def test_loading_is_idempotent_and_keeps_teacher_changes(make_tutor):
     make_tutor()
     with tutor.engine.connect() as conn:
         import sqlalchemy as sa
-        from core import db
+
+        from core.platform import db
         assert conn.execute(sa.select(sa.func.count()).select_from(db.ai_answers)).scalar() == len(lessons)
 
 

@@ -5,11 +5,11 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from core import db
+from core.content.library import load_lessons
 from core.errors import InvalidInput, RateLimited, SettingsError
-from core.library import load_lessons
-from core.limits import Rate
-from core.settings import Settings
+from core.platform import db
+from core.platform.limits import Rate
+from core.platform.settings import Settings
 
 LESSON = load_lessons()[0]
 

@@ -1,10 +1,11 @@
-"""Formula delimiters, Markdown conversion and word/formula-safe chunking (core.mathtext)."""
+"""Formula delimiters, Markdown conversion and word/formula-safe chunking (core.content.mathtext)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from core.mathtext import chunk_text, formula_spans, safe_prefix, to_markdown_math, unbalanced_delimiters
+from core.content.mathtext import chunk_text, formula_spans, safe_prefix, to_markdown_math, unbalanced_delimiters
 
 WS = " \t\n\r\f\v"
 

@@ -7,10 +7,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.content.library import load_lessons
 from core.errors import RateLimited
-from core.fakeai import build_answer, last_user_text
-from core.library import load_lessons
-from core.metrics import Metrics
+from core.platform.metrics import Metrics
+from core.testing.fakeai import build_answer, last_user_text
 
 LESSON = load_lessons()[0]
 

@@ -1,10 +1,10 @@
 import pytest
 
-from core.answers import AnswerSchema
+from core.content.answers import AnswerSchema
 from core.errors import AIError
-from core.fakeai import build_answer, default_reply
-from core.models import OpenAIModel, load_prompt, model_from_settings
-from core.settings import Settings
+from core.explaining.models import OpenAIModel, load_prompt, model_from_settings
+from core.platform.settings import Settings
+from core.testing.fakeai import build_answer, default_reply
 
 
 def model(server, **kwargs):

@@ -1,8 +1,9 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.errors import InvalidInput
-from core.questions import canonical_form, clean_text, prepare
+from core.explaining.questions import canonical_form, clean_text, prepare
 
 
 def same(a, b, language="es"):

@@ -2,13 +2,24 @@
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from core.canvas import render_svg, validate_command
-from core.library import load_lessons
-from core.mathtext import unbalanced_delimiters
-from core.render import (ExplanationView, duration_label, event_error_message, file_stem, local_time,
-                         message_markdown, plain_markdown, progress_label, step_markdown)
+from core.content.canvas import render_svg, validate_command
+from core.content.library import load_lessons
+from core.content.mathtext import unbalanced_delimiters
+from core.render import (
+    ExplanationView,
+    duration_label,
+    event_error_message,
+    file_stem,
+    local_time,
+    message_markdown,
+    plain_markdown,
+    progress_label,
+    step_markdown,
+)
 
 LESSONS = load_lessons()
 CONTENTS = [step.content for lesson in LESSONS for step in lesson.answer.steps]

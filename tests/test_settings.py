@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import SettingsError
-from core.settings import SETTINGS, Settings
+from core.platform.settings import SETTINGS, Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from core.store import PAUSED, STREAMING, EmbeddedStore
+from core.platform.store import PAUSED, STREAMING, EmbeddedStore
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -12,7 +12,7 @@ def store(request, tmp_path):
     if request.param == "embedded":
         made = EmbeddedStore(tmp_path / "sessions.db")
     else:
-        from core.store.redis_store import RedisStore
+        from core.platform.store.redis_store import RedisStore
         url, prefix = request.getfixturevalue("redis_url")
         made = RedisStore(url, prefix=prefix)
     yield made

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from psycopg import errors, sql
 from psycopg.types.string import TextLoader
 
-from core import db
+from core.platform import db
 
 SUPABASE = Path(__file__).resolve().parents[1] / "supabase"
 EMULATION = SUPABASE / "emulation.sql"
@@ -41,7 +41,7 @@ def libpq_url(url: str) -> str:
 
 def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
     conn = psycopg.connect(libpq_url(url), autocommit=autocommit)
-    conn.adapters.register_loader("uuid", TextLoader)  # uuids as str, like core.db's Uuid(as_uuid=False)
+    conn.adapters.register_loader("uuid", TextLoader)  # uuids as str, like core.platform.db's Uuid(as_uuid=False)
     return conn
 
 
@@ -191,7 +191,7 @@ def test_sql_schema_has_the_tables_and_columns_of_core_db(supabase_db):
 
 def test_sql_schema_matches_what_sqlalchemy_would_create(supabase_db):
     """Types, lengths, nullability, check/unique/foreign-key constraints (with ON DELETE) and indexes are the same
-    as core/db.py creates them in a scratch schema; only server-side defaults and the link to auth.users differ."""
+    as core/platform/db.py creates them in a scratch schema; only server-side defaults and the link to auth.users differ."""
     engine = sa.create_engine(supabase_db)
     with engine.begin() as conn:
         conn.exec_driver_sql("create schema sa_check")

@@ -18,13 +18,24 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.common import StreamlitServer
-from core import SETTINGS, create_tutor, db
+from core import SETTINGS, create_tutor
+from core.content.library import load_lessons
 from core.errors import AIError, Forbidden
-from core.frames import to_csv
-from core.i18n import t
-from core.library import load_lessons
-from core.teacher_view import (EditorError, commands_text, count, csv_file_name, date_range, default_range, duration,
-                               parse_commands, percent, step_label)
+from core.platform import db
+from core.platform.i18n import t
+from core.school.frames import to_csv
+from core.teacher_view import (
+    EditorError,
+    commands_text,
+    count,
+    csv_file_name,
+    date_range,
+    default_range,
+    duration,
+    parse_commands,
+    percent,
+    step_label,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
@@ -581,8 +592,8 @@ def screenshot(page, name: str, *, full_page: bool) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real ``streamlit run`` on loopback over a seeded class (plus earlier days); yields (base url, world)."""
-    from test_browser import CHROMIUM
     from conftest import unavailable
+    from test_browser import CHROMIUM
     if not Path(CHROMIUM).exists():
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     data = tmp_path_factory.mktemp("teacher-browser")

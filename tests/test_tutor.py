@@ -21,7 +21,8 @@ def test_identity_reflects_the_stored_user_not_the_token(make_tutor):
 
 def test_a_token_for_a_deleted_user_is_refused(make_tutor):
     import sqlalchemy as sa
-    from core import db
+
+    from core.platform import db
     tutor = make_tutor()
     user = tutor.register("ana@example.org", "password123")
     token = tutor.sign_in("ana@example.org", "password123")

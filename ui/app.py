@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core import SETTINGS, create_tutor
-from core.auth import Identity
 from core.errors import AuthError, TutorError
-from core.i18n import LANGUAGES, t
+from core.platform.i18n import LANGUAGES, t
+from core.school.auth import Identity
 
 COOKIE = "tutor_token"
 LANGUAGE_NAMES = {"es": "Español", "en": "English"}

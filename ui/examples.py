@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.library import load_lessons
+from core.content.library import load_lessons
 
 PER_LANGUAGE = 4
 

@@ -12,10 +12,10 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core.answers import STEP_TYPES
+from core.content.answers import STEP_TYPES
 from core.errors import TutorError
-from core.frames import to_csv
 from core.render import plain_markdown, progress_label, step_markdown
+from core.school.frames import to_csv
 from core.teacher_view import EditorError, commands_text, parse_commands, percent, shorten
 from ui import app
 

@@ -1,13 +1,13 @@
 -- The tutor's schema in a Supabase project: the same tables, columns, types, constraints and indexes as
--- core/db.py (migration m001_initial), so the app (SQLAlchemy Core, connecting as the owner `postgres`) and
+-- core/platform/db.py (migration m001_initial), so the app (SQLAlchemy Core, connecting as the owner `postgres`) and
 -- Supabase clients (PostgREST, as anon / authenticated / service_role) share one database.
--- tests/test_supabase_rls.py compares this schema with core.db.metadata, column by column: change both together.
+-- tests/test_supabase_rls.py compares this schema with core.platform.db.metadata, column by column: change both together.
 --
 -- Idempotent: tables and indexes are created only when missing, so this also runs on a database where the app's
 -- own migrator created the tables first; the Supabase additions further down (server-side defaults, the link of
 -- public.users to auth.users) are applied in both cases. Row-level security is in the next migration.
 
--- Tables, as core/db.py creates them ----------------------------------------------------------------------------
+-- Tables, as core/platform/db.py creates them ----------------------------------------------------------------------------
 
 create table if not exists public.users (
     id            uuid         not null,
@@ -144,7 +144,7 @@ create table if not exists public.events (
 create index if not exists ix_events_created_at on public.events (created_at);
 create index if not exists ix_events_user_id on public.events (user_id);
 
--- core/db.py's migrator records applied versions here; version 1 (m001_initial) is this file, so the app's
+-- core/platform/db.py's migrator records applied versions here; version 1 (m001_initial) is this file, so the app's
 -- `migrate()` applies nothing when it is pointed at this database.
 create table if not exists public.schema_migrations (
     version    integer     not null,
@@ -158,7 +158,7 @@ on conflict (version) do nothing;
 
 -- Supabase additions --------------------------------------------------------------------------------------------
 
--- Server-side defaults, the same values core/db.py fills in Python, for rows inserted through PostgREST.
+-- Server-side defaults, the same values core/platform/db.py fills in Python, for rows inserted through PostgREST.
 alter table public.users
     alter column id set default gen_random_uuid(),
     alter column name set default '',

@@ -1,4 +1,4 @@
--- Version 2 of core/db.py (m002_curation_and_credits): answer versions and credits.
+-- Version 2 of core/platform/db.py (m002_curation_and_credits): answer versions and credits.
 
 alter table public.users add column if not exists credits integer not null default 0;
 do $$

@@ -7,7 +7,7 @@ import uuid
 
 import redis
 
-from ..errors import StoreError
+from ...errors import StoreError
 from .base import INT_FIELDS, SESSION_FIELDS, now
 
 _ADVANCE = """

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from . import db
-from .canvas import render_svg
-from .errors import Forbidden, InvalidInput, NotFound
-from .questions import clean_text
+from ..content.canvas import render_svg
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..explaining.questions import clean_text
+from ..platform import db
 
 MAX_COMMENT_CHARS = 1000
 

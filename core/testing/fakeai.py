@@ -20,7 +20,7 @@ Failure kinds for ``fail_next`` (one per request, in order):
 ``invalid_answer``     a normal reply of valid JSON that breaks the answer rules (no steps)
 ``length``             half of the reply, then ``finish_reason`` ``length``
 
-Run ``python -m core.fakeai --port 8765 --tps 40`` to serve until Ctrl-C.
+Run ``python -m core.testing.fakeai --port 8765 --tps 40`` to serve until Ctrl-C.
 """
 from __future__ import annotations
 
@@ -454,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> None:
     """Serve a FakeAI until Ctrl-C, printing its base URL first."""
-    parser = argparse.ArgumentParser(prog="python -m core.fakeai", description="An OpenAI-compatible fake server.")
+    parser = argparse.ArgumentParser(prog="python -m core.testing.fakeai", description="An OpenAI-compatible fake server.")
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--tps", type=float, default=None, help="content tokens per second (default: no pacing)")
     parser.add_argument("--chars-per-token", type=int, default=4, help="characters per content delta")

@@ -10,11 +10,11 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from . import db
+from ..errors import AIError, Forbidden, NotFound, TutorError
+from ..explaining.models import LANGUAGE_NAMES, Model, load_prompt
+from ..explaining.questions import clean_text
+from ..platform import db
 from .accounts import clean_name
-from .errors import AIError, Forbidden, NotFound, TutorError
-from .models import LANGUAGE_NAMES, Model, load_prompt
-from .questions import clean_text
 
 CONTEXT_MESSAGES = 10
 MAX_MESSAGE_CHARS = 2000

@@ -17,8 +17,8 @@ from typing import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from ..errors import TutorError
 from .analytics import Analytics
-from .errors import TutorError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Metrics:
     # --- recording -------------------------------------------------------------------------------------------------
 
     def observe(self, kind: str, value: float | None = None, **data) -> None:
-        """Count one analytics event (see ``core.analytics.KINDS``)."""
+        """Count one analytics event (see ``core.platform.analytics.KINDS``)."""
         counter = {"question_asked": self.asks, "cache_hit": self.cache_hits, "cache_miss": self.cache_misses,
                    "pause": self.pauses, "resume": self.resumes, "complete": self.completions,
                    "chat_message": self.chat_messages}.get(kind)

@@ -13,7 +13,7 @@ from typing import Iterator
 import openai
 from pydantic import BaseModel
 
-from .errors import AIError
+from ..errors import AIError
 
 LANGUAGE_NAMES = {"es": "Spanish (español de España, claro y cercano)", "en": "English"}
 
@@ -35,7 +35,7 @@ class Model:
 
 def load_prompt(name: str, **params: str) -> str:
     """A prompt file from ``core/prompts`` (their names carry the version: ``explain-v1``)."""
-    text = resources.files("core.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+    text = resources.files("core.explaining.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
     return text.format(**params) if params else text
 
 

@@ -1,4 +1,4 @@
-"""Whiteboard commands: validation and safe plot expressions (SVG rendering lives in ``core.svg``).
+"""Whiteboard commands: validation and safe plot expressions (SVG rendering lives in ``core.content.svg``).
 
 A command is a flat dict with an ``op`` and that op's fields (see docs/architecture.md, "Canvas commands").
 ``validate_command`` normalises one command or raises ``CanvasError``; ``validate_commands`` keeps the valid ones

@@ -30,8 +30,8 @@ from urllib.parse import urlparse
 import httpx
 import jwt
 
-from .errors import AuthError, Conflict, InvalidInput, SettingsError
-from .i18n import LANGUAGES
+from ..errors import AuthError, Conflict, InvalidInput, SettingsError
+from ..platform.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 

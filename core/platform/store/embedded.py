@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import StoreError
+from ...errors import StoreError
 from .base import INT_FIELDS, SESSION_FIELDS, now
 
 SCHEMA = """

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import RateLimited
+from ..errors import RateLimited
 
 ACTIONS = ("ask", "chat")
 MAX_WINDOW_S = 86_400

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from . import db
-from .answers import Answer, answer_from_json
+from ..content.answers import Answer, answer_from_json
+from ..platform import db
 from .questions import Question
 
 

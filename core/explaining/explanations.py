@@ -19,14 +19,15 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from . import db, questions
-from .answers import Step
-from .errors import AIError, Forbidden, NotFound, StoreError
+from ..content.answers import Step
+from ..content.mathtext import chunk_text
+from ..errors import AIError, Forbidden, NotFound, StoreError
+from ..platform import db
+from ..platform.i18n import LANGUAGES, t, waiting_phrases
+from ..platform.metrics import Metrics
+from ..platform.store import COMPLETE, PAUSED, STREAMING
+from . import questions
 from .generation import Generations, lock_name
-from .i18n import LANGUAGES, t, waiting_phrases
-from .mathtext import chunk_text
-from .metrics import Metrics
-from .store import COMPLETE, PAUSED, STREAMING
 
 log = logging.getLogger(__name__)
 WAITING_EVERY_S = 1.5

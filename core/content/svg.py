@@ -16,7 +16,6 @@ from typing import Any
 
 from .canvas import DEFAULT_COLOR, DEFAULT_VIEW, PALETTE, PLOT_SAMPLES, CanvasError, clean_text, compile_expression
 
-
 SVG_NS = "http://www.w3.org/2000/svg"
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 _INK, _MUTED, _AXIS, _GRID, _BORDER = "#0f172a", "#64748b", "#94a3b8", "#eef2f7", "#e2e8f0"

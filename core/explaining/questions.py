@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 CANONICAL_VERSION = 1
 _HTML_TAGS = ("a|abbr|audio|b|base|body|br|button|canvas|code|details|dialog|div|em|embed|form|frame|frameset|h[1-6]|"

@@ -1,4 +1,4 @@
-"""The curated lesson library (``core/lessons/*.json``): the embedded default's content.
+"""The curated lesson library (``core/content/lessons/*.json``): the embedded default's content.
 
 Every lesson passes the same validator as model output and is loaded into the answer cache at start,
 idempotently: a lesson already present (or edited by a teacher since) is left as it is.
@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from ..explaining.questions import Question, prepare
 from .answers import Answer, validate_answer
-from .questions import Question, prepare
 
 LIBRARY_MODEL = "library"
 LIBRARY_PROMPT_VERSION = "library-v1"
@@ -28,7 +28,7 @@ class Lesson:
 def load_lessons() -> list[Lesson]:
     """Parse and validate every lesson file; a broken lesson is a bug, so it raises."""
     lessons = []
-    for path in sorted(resources.files("core.lessons").iterdir(), key=lambda p: p.name):
+    for path in sorted(resources.files("core.content.lessons").iterdir(), key=lambda p: p.name):
         if not path.name.endswith(".json"):
             continue
         data = json.loads(path.read_text(encoding="utf-8"))

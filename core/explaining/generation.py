@@ -9,7 +9,7 @@ another) follows that log. Log entries::
     {"type": "error", "code": ...}
 
 The answer is cached only when the whole of it is valid; a failure caches nothing. The asker whose ask starts
-the provider call pays one credit (``core.credits``), refunded if the generation fails.
+the provider call pays one credit (``core.school.credits``), refunded if the generation fails.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import time
 import uuid
 from dataclasses import asdict
 
-from .answers import Answer, AnswerSchema, Step, estimate_duration, validate_answer, validate_step
-from .errors import AIError, TutorError
+from ..content.answers import Answer, AnswerSchema, Step, estimate_duration, validate_answer, validate_step
+from ..errors import AIError, TutorError
 from .models import LANGUAGE_NAMES, Model, load_prompt
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 from dotenv import dotenv_values
 
-from .errors import SettingsError
+from ..errors import SettingsError
 from .limits import Rate
 
 

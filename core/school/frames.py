@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 
-from . import db
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..platform import db
 from .accounts import Accounts, User
-from .errors import Forbidden, InvalidInput, NotFound
 
 STAFF_ROLES = ("teacher", "admin")
 UNFINISHED = ("streaming", "paused")

@@ -23,8 +23,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from . import db
-from .errors import Forbidden, InsufficientCredits, InvalidInput, NotFound
+from ..errors import Forbidden, InsufficientCredits, InvalidInput, NotFound
+from ..platform import db
 
 MAX_GRANT = 1000
 MAX_REASON_CHARS = 40

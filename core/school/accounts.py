@@ -14,8 +14,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 
-from . import db
-from .errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
+from ..platform import db
 
 ROLES = ("student", "teacher", "admin")
 LANGUAGES = ("es", "en")

@@ -16,12 +16,12 @@ import uuid
 
 import sqlalchemy as sa
 
-from . import db
-from .answers import answer_from_json, validate_answer
-from .canvas import render_svg
-from .errors import AIError, Conflict, Forbidden, InvalidInput, NotFound
-from .questions import canonical_form
-from .render import step_markdown
+from ..content.answers import answer_from_json, validate_answer
+from ..content.canvas import render_svg
+from ..errors import AIError, Conflict, Forbidden, InvalidInput, NotFound
+from ..explaining.questions import canonical_form
+from ..platform import db
+from ..render import step_markdown
 
 STAFF_ROLES = ("teacher", "admin")
 STATUSES = ("approved", "retired")

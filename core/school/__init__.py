@@ -1,0 +1,2 @@
+"""People and their school: accounts, tokens, credits, chat, history, curation and the teacher's frames.
+"""
