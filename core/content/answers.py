@@ -1,21 +1,25 @@
 """The answer format and its validator, shared by model output, lessons and teacher edits.
 
 ``AnswerSchema`` is what the model is asked for (a strict JSON schema: every canvas field present, most null).
-``validate_answer`` turns any candidate into an ``Answer`` or raises ``AIError("ai_invalid_output")``; invalid
-canvas commands are dropped with a reason rather than failing the explanation.
+``validate_answer`` turns any candidate into an ``Answer`` or raises ``AIError("ai_invalid_output")`` whose params
+say why (``reason``), where (``field``, e.g. ``steps[2].content``) and, for a formula or link rule of
+``core.content.safety``, which rule (``problem``, an error code, and its params). Invalid canvas commands are dropped
+with a reason rather than failing the explanation; so is a command with unknown or mistyped fields in the model's
+JSON, which the schema accepts as raw data for that reason.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from ..errors import AIError
 from ..explaining.questions import MARKUP
 from .canvas import validate_commands
 from .mathtext import to_markdown_math, unbalanced_delimiters
+from .safety import Problem, content_problems
 
 MAX_STEPS = 8
 MAX_TITLE = 120
@@ -49,12 +53,18 @@ class CanvasCommandSchema(BaseModel):
     at_char: int | None = None
 
 
+# The model is shown the strict command schema, but the commands are parsed as raw JSON: a command with an unknown
+# or mistyped field is then dropped by ``validate_commands`` (with a logged reason) instead of failing the answer.
+CanvasCommands = Annotated[list[Any], WithJsonSchema({"type": "array",
+                                                      "items": CanvasCommandSchema.model_json_schema()})]
+
+
 class StepSchema(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
     type: Literal["text", "math"]
     content: str
-    canvas_commands: list[CanvasCommandSchema]
+    canvas_commands: CanvasCommands
 
 
 class AnswerSchema(BaseModel):
@@ -91,36 +101,53 @@ def estimate_duration(steps: list[Step] | tuple[Step, ...]) -> int:
     return max(5, math.ceil(chars * 0.15 + drawings * 2))
 
 
-def _invalid(reason: str) -> AIError:
-    return AIError("ai_invalid_output", reason=reason)
+def _invalid(reason: str, field: str | None = None, problem: Problem | None = None) -> AIError:
+    params: dict[str, Any] = {"reason": f"{field}: {reason}" if field else reason}
+    if field:
+        params["field"] = field
+    if problem:
+        params.update(problem.params, problem=problem.code)
+    return AIError("ai_invalid_output", **params)
 
 
-def _text_field(value: Any, name: str, limit: int) -> str:
+def _text_field(value: Any, name: str, limit: int, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _invalid(f"{name} is empty")
+        raise _invalid(f"{name} is empty", field)
     value = value.strip()
     if len(value) > limit:
-        raise _invalid(f"{name} is longer than {limit} characters")
+        raise _invalid(f"{name} is longer than {limit} characters", field)
     if MARKUP.search(value):
-        raise _invalid(f"{name} contains HTML")
+        raise _invalid(f"{name} contains HTML", field)
     if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise _invalid(f"{name} contains control characters")
+        raise _invalid(f"{name} contains control characters", field)
     return value
 
 
-def validate_step(raw: Any, number: int) -> tuple[Step, list[tuple[object, str]]]:
-    if not isinstance(raw, dict):
-        raise _invalid(f"step {number} is not an object")
-    title = " ".join(_text_field(raw.get("title"), f"step {number} title", MAX_TITLE).split())
-    if raw.get("type") not in STEP_TYPES:
-        raise _invalid(f"step {number} type must be text or math")
-    content = to_markdown_math(_text_field(raw.get("content"), f"step {number} content", MAX_CONTENT))
-    problems = unbalanced_delimiters(content)
+def _check_markdown(text: str, name: str, field: str) -> None:
+    """Balanced formula delimiters, and the formula and link rules of ``core.content.safety``."""
+    delimiters = unbalanced_delimiters(text)
+    if delimiters:
+        raise _invalid(f"{name}: {delimiters[0]}", field)
+    problems = content_problems(text)
     if problems:
-        raise _invalid(f"step {number}: {problems[0]}")
+        raise _invalid(f"{name}: {problems[0].reason}", field, problems[0])
+
+
+def validate_step(raw: Any, number: int) -> tuple[Step, list[tuple[object, str]]]:
+    where = f"steps[{number - 1}]"
+    if not isinstance(raw, dict):
+        raise _invalid(f"step {number} is not an object", where)
+    title = " ".join(_text_field(raw.get("title"), f"step {number} title", MAX_TITLE, f"{where}.title").split())
+    _check_markdown(title, f"step {number} title", f"{where}.title")
+    if raw.get("type") not in STEP_TYPES:
+        raise _invalid(f"step {number} type must be text or math", f"{where}.type")
+    content = to_markdown_math(_text_field(raw.get("content"), f"step {number} content", MAX_CONTENT,
+                                           f"{where}.content"))
+    _check_markdown(content, f"step {number}", f"{where}.content")
     commands = raw.get("canvas_commands") or []
     if not isinstance(commands, list) or len(commands) > MAX_COMMANDS:
-        raise _invalid(f"step {number} canvas_commands must be a list of at most {MAX_COMMANDS}")
+        raise _invalid(f"step {number} canvas_commands must be a list of at most {MAX_COMMANDS}",
+                       f"{where}.canvas_commands")
     valid, dropped = validate_commands(commands, len(content))
     # Drawn in the order the text reveals them, so live, reloaded and exported boards are the same picture.
     valid.sort(key=lambda command: command["at_char"])

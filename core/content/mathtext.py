@@ -124,6 +124,11 @@ def formula_spans(text: str) -> list[tuple[int, int]]:
     return [(formula.start, formula.end) for formula in _scan(text).formulas]
 
 
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """The ``[start, end)`` spans of the inline code spans in ``text``, backticks included, in order."""
+    return list(_scan(text).code_spans)
+
+
 def unbalanced_delimiters(text: str) -> list[str]:
     """Delimiter problems in ``text`` (``"unclosed $ at 12"``, ``"stray \\) at 40"``); empty when fine."""
     scan = _scan(text)

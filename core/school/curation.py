@@ -100,7 +100,7 @@ class Curation:
              expected_version: int | None = None) -> dict:
         """Replace the steps (titles, contents, canvas commands) after validating them like model output; the
         answer's source becomes ``edited`` and its status is kept. An invalid edit raises
-        ``InvalidInput("invalid_text", reason=...)`` and writes nothing; an edit that changes nothing writes
+        ``InvalidInput`` (``field`` says where: ``steps[2].content``) and writes nothing; an edit that changes nothing writes
         nothing. ``expected_version`` guards against overwriting someone else's newer edit (``Conflict``).
         ``total_duration`` (seconds) is kept unless given. Returns the answer as ``get`` does."""
         _require_staff(identity)
@@ -215,27 +215,34 @@ def _preview(number: int, step) -> dict:
 
 
 def _validated_steps(steps, total_duration) -> list[dict]:
-    """The steps as the validator normalises them; ``InvalidInput`` naming the first problem otherwise. A teacher's
-    invalid drawing is refused, not silently dropped as it would be from the model."""
+    """The steps as the validator normalises them; ``InvalidInput`` naming the first problem and where it is
+    (``field``: ``steps[2].content``) otherwise. A formula or link rule broken has its own code (``formula_macro``,
+    ``link_not_allowed``...); anything else is ``invalid_text``. A teacher's invalid drawing is refused, not
+    silently dropped as it would be from the model."""
     try:
         answer, dropped = validate_answer({"steps": steps, "total_duration": total_duration})
     except AIError as error:
-        raise InvalidInput("invalid_text", reason=error.params.get("reason", "invalid answer")) from None
+        params = {key: value for key, value in error.params.items() if key != "problem"}
+        params.setdefault("reason", "invalid answer")
+        params.setdefault("field", "steps")
+        raise InvalidInput(error.params.get("problem", "invalid_text"), **params) from None
     if dropped:
         command, reason = dropped[0]
-        raise InvalidInput("invalid_text", reason=f"{_where(steps, command)}: {reason}")
+        words, field = _where(steps, command)
+        raise InvalidInput("invalid_text", reason=f"{words}: {reason}", field=field)
     if total_duration is not None and answer.total_duration != total_duration:
-        raise InvalidInput("invalid_text", reason="total_duration must be a whole number of seconds from 1 to 3600")
+        raise InvalidInput("invalid_text", reason="total_duration must be a whole number of seconds from 1 to 3600",
+                           field="total_duration")
     return answer.to_json()["steps"]
 
 
-def _where(steps: list[dict], command) -> str:
-    """``"step 2 drawing 3"`` for a command object found in the raw steps."""
+def _where(steps: list[dict], command) -> tuple[str, str]:
+    """``("step 2 drawing 3", "steps[1].canvas_commands[2]")`` for a command object found in the raw steps."""
     for number, step in enumerate(steps, start=1):
         for index, candidate in enumerate(step.get("canvas_commands") or [], start=1):
             if candidate is command:
-                return f"step {number} drawing {index}"
-    return "a drawing"
+                return f"step {number} drawing {index}", f"steps[{number - 1}].canvas_commands[{index - 1}]"
+    return "a drawing", "steps"
 
 
 def _locked(conn: sa.Connection, answer_id: str, expected_version: int | None):
