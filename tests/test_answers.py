@@ -1,4 +1,5 @@
 import copy
+import json
 
 import pytest
 
@@ -61,3 +62,17 @@ def test_missing_or_absurd_duration_is_estimated():
     raw["total_duration"] = -5
     answer, _ = validate_answer(raw)
     assert answer.total_duration == estimate_duration(answer.steps) > 0
+
+
+def test_the_model_sees_a_strict_command_schema_but_a_bad_command_only_drops_itself():
+    from openai.lib._pydantic import to_strict_json_schema
+    schema = to_strict_json_schema(AnswerSchema)
+    command = schema["$defs"]["StepSchema"]["properties"]["canvas_commands"]["items"]
+    assert command["additionalProperties"] is False and "at_char" in command["required"]
+    raw = good()
+    raw["steps"][0]["canvas_commands"].insert(0, {"op": "point", "x": 1, "y": 2, "size": 900})
+    raw["steps"][0]["canvas_commands"].insert(0, {"op": "point", "x": "one", "y": 2})
+    parsed = AnswerSchema.model_validate_json(json.dumps(raw))  # what the SDK does with the model's JSON
+    answer, dropped = validate_answer(parsed)
+    assert [reason for _, reason in dropped] == ["x must be a number", "point: unknown field(s) size"]
+    assert answer.steps[0].canvas_commands == validate_answer(good())[0].steps[0].canvas_commands

@@ -117,7 +117,7 @@ def text_of(events) -> str:
 @pytest.mark.parametrize("payload, code", HOSTILE[::4])
 def test_a_hostile_model_answer_is_repaired(make_tutor, ai, fake_ai, payload, code):
     serve(fake_ai, answer_with(payload))
-    events, state = read(make_tutor(**ai), "¿Qué es una parábola?")
+    events, _ = read(make_tutor(**ai), "¿Qué es una parábola?")
     assert events[-1]["event"] == "explanation_complete"
     assert len(fake_ai.calls) == 2 and "steps[1].content" in fake_ai.calls[1]["messages"][-1]["content"]
     assert "Texto normal." not in text_of(events)
