@@ -99,8 +99,8 @@ class Curation:
     def edit(self, identity, answer_id: str, steps: list[dict], *, total_duration: int | None = None,
              expected_version: int | None = None) -> dict:
         """Replace the steps (titles, contents, canvas commands) after validating them like model output; the
-        answer's source becomes ``edited`` and its status is kept. An invalid edit raises
-        ``InvalidInput`` (``field`` says where: ``steps[2].content``) and writes nothing; an edit that changes nothing writes
+        answer's source becomes ``edited`` and its status is kept. An invalid edit raises ``InvalidInput``
+        (``field`` says where: ``steps[2].content``) and writes nothing; an edit that changes nothing writes
         nothing. ``expected_version`` guards against overwriting someone else's newer edit (``Conflict``).
         ``total_duration`` (seconds) is kept unless given. Returns the answer as ``get`` does."""
         _require_staff(identity)
