@@ -10,8 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import Forbidden, NotFound, TutorError
-from core.render import ExplanationView, event_error_message, plain_markdown
 from ui import app, examples
+from ui.render import ExplanationView, event_error_message, plain_markdown
 
 me = app.who()
 tutor = me.tutor

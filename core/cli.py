@@ -20,10 +20,6 @@ def _password(args) -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _identity(tutor: Tutor, email: str):
-    return tutor.identity_of(tutor.accounts.by_email(email))
-
-
 def users_add(tutor: Tutor, args) -> int:
     user = tutor.register(args.email, _password(args), role=args.role, name=args.name or "",
                           language=args.language, class_code=args.class_code)
@@ -44,20 +40,20 @@ def users_whoami(tutor: Tutor, args) -> int:
 
 
 def classes_add(tutor: Tutor, args) -> int:
-    klass = tutor.accounts.create_class(tutor.accounts.by_email(args.teacher), args.name)
+    klass = tutor.create_class(tutor.identity_by_email(args.teacher), args.name)
     print(klass.join_code)
     return 0
 
 
 def credits_grant(tutor: Tutor, args) -> int:
-    user = tutor.accounts.by_email(args.email)
-    balance = tutor.credits.grant(_identity(tutor, args.by), user.id, args.amount, args.reason)
+    user = tutor.identity_by_email(args.email)
+    balance = tutor.credits.grant(tutor.identity_by_email(args.by), user.user_id, args.amount, args.reason)
     print(json.dumps({"email": user.email, "credits": balance}))
     return 0
 
 
 def credits_balance(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.email)
+    identity = tutor.identity_by_email(args.email)
     print(json.dumps({"email": identity.email, "credits": tutor.credits.balance(identity)}))
     return 0
 
@@ -73,13 +69,13 @@ def library_list(tutor: Tutor, args) -> int:
 
 
 def ask(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.user)
+    identity = tutor.identity_by_email(args.user)
     state = tutor.ask(identity, args.question, language=args.lang or identity.language)
     return _play(tutor, identity, state["id"], tutor.stream(identity, state["id"]), args)
 
 
 def resume(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.user)
+    identity = tutor.identity_by_email(args.user)
     tutor.resume(identity, args.session_id)
     return _play(tutor, identity, args.session_id, tutor.stream(identity, args.session_id), args)
 
@@ -101,7 +97,7 @@ def _play(tutor: Tutor, identity, session_id: str, events: Iterable[dict], args)
 
 
 def chat(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.user)
+    identity = tutor.identity_by_email(args.user)
     session_id = args.session or tutor.chats.create(identity, title=args.message[:60])["id"]
     status = 0
     for item in tutor.chats.send(identity, session_id, args.message):

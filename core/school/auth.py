@@ -31,11 +31,11 @@ import httpx
 import jwt
 
 from ..errors import AuthError, Conflict, InvalidInput, SettingsError
+from ..platform.authorization import ROLES
 from ..platform.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 
-ROLES = ("student", "teacher", "admin")
 MAX_TOKEN_CHARS = 8 * 1024
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "role"]

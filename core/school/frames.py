@@ -20,23 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 
 from ..errors import Forbidden, InvalidInput, NotFound
-from ..platform import db
+from ..platform import authorization, db
 from .accounts import Accounts, User
 
-STAFF_ROLES = ("teacher", "admin")
 UNFINISHED = ("streaming", "paused")
 DAILY_KINDS = {"question_asked": "questions", "complete": "completed", "pause": "pauses", "error": "errors"}
 # How much each sign weighs in "needs help": repeating a question or giving up says more than one pause.
 HELP_WEIGHTS = {"pauses": 1, "repeated_questions": 2, "abandoned": 3, "unhelpful_ratings": 3}
-HELP_REASONS = {
-    "pauses": {"es": ("{n} pausa", "{n} pausas"), "en": ("{n} pause", "{n} pauses")},
-    "repeated_questions": {"es": ("{n} pregunta repetida", "{n} preguntas repetidas"),
-                           "en": ("{n} repeated question", "{n} repeated questions")},
-    "abandoned": {"es": ("{n} explicación abandonada", "{n} explicaciones abandonadas"),
-                  "en": ("{n} abandoned explanation", "{n} abandoned explanations")},
-    "unhelpful_ratings": {"es": ("{n} valoración negativa", "{n} valoraciones negativas"),
-                          "en": ("{n} “not helpful” rating", "{n} “not helpful” ratings")},
-}
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -115,7 +105,8 @@ class _Scope:
 
 
 class Frames:
-    """The teacher page's views. ``tutor.frames.kpis(identity, class_id, start, end)`` and so on."""
+    """The teacher page's views. ``tutor.frames.kpis(identity, class_id, start, end)`` and so on (the interface is
+    ``core.interfaces.FramesAPI``)."""
 
     def __init__(self, engine: sa.Engine, accounts: Accounts, *, session_ttl: int):
         self.engine = engine
@@ -225,8 +216,9 @@ class Frames:
     def students_needing_help(self, identity, class_id: str, start, end) -> pd.DataFrame:
         """Students showing signs of difficulty, most worrying first: ``student_id``, ``name``, ``email``,
         ``pauses``, ``repeated_questions`` (asks beyond the first of the same question), ``abandoned``,
-        ``unhelpful_ratings``, ``score`` (weighted by ``HELP_WEIGHTS``) and ``reasons`` (readable, in the caller's
-        language). Students with no sign are left out."""
+        ``unhelpful_ratings``, ``score`` (weighted by ``HELP_WEIGHTS``) and ``reasons`` (the signs present, the
+        heaviest first: a tuple of column names such as ``("abandoned", "pauses")``). Students with no sign are left
+        out."""
         scope = self._scope(identity, class_id, start, end)
         e, r, u = db.events, db.ratings, db.users
         students = sa.select(u.c.id.label("student_id"), u.c.name, u.c.email).where(u.c.id.in_(scope.members))
@@ -247,7 +239,7 @@ class Frames:
         signs = list(HELP_WEIGHTS)
         frame[signs] = frame[signs].fillna(0).astype("int64")
         frame["score"] = sum(frame[sign] * weight for sign, weight in HELP_WEIGHTS.items())
-        frame["reasons"] = [_reasons(row, scope.language) for row in frame[signs].to_dict("records")]
+        frame["reasons"] = [_reasons(row) for row in frame[signs].to_dict("records")]
         frame = frame[frame["score"] > 0].sort_values(["score", "name", "email"], ascending=[False, True, True])
         return frame[["student_id", "name", "email", *signs, "score", "reasons"]].reset_index(drop=True)
 
@@ -275,12 +267,16 @@ class Frames:
         return StudentDetail(student=student, sessions=sessions, questions=questions.reset_index(drop=True),
                              pauses=pauses, ratings=ratings)
 
+    @staticmethod
+    def csv(frame: pd.DataFrame) -> bytes:
+        """A view as a CSV download (see ``to_csv``)."""
+        return to_csv(frame)
+
     # --- shared pieces -------------------------------------------------------------------------------------------
 
     def _scope(self, identity, class_id: str, start, end) -> _Scope:
         """Check the caller may see the class, and turn the dates into a scope; ``Forbidden`` otherwise."""
-        if identity.role not in STAFF_ROLES:
-            raise Forbidden()
+        authorization.require_staff(identity)
         if not _is_uuid(class_id):
             raise NotFound()
         self.accounts.require_class_owner(_as_user(identity), class_id)
@@ -420,15 +416,10 @@ def _step_title(steps, step: int) -> str:
     return ""
 
 
-def _reasons(counts: dict, language: str) -> str:
-    """Readable reasons, the heaviest first: ``"2 explicaciones abandonadas · 3 pausas"``."""
-    heaviest = sorted((sign for sign in HELP_WEIGHTS if counts[sign]),
-                      key=lambda sign: -counts[sign] * HELP_WEIGHTS[sign])
-    texts = []
-    for sign in heaviest:
-        one, many = HELP_REASONS[sign].get(language, HELP_REASONS[sign]["en"])
-        texts.append((one if counts[sign] == 1 else many).format(n=counts[sign]))
-    return " · ".join(texts)
+def _reasons(counts: dict) -> tuple[str, ...]:
+    """The signs present, the heaviest first: ``("abandoned", "pauses")``."""
+    return tuple(sorted((sign for sign in HELP_WEIGHTS if counts[sign]),
+                        key=lambda sign: -counts[sign] * HELP_WEIGHTS[sign]))
 
 
 def _as_user(identity) -> User:
