@@ -18,7 +18,16 @@ from core.errors import Forbidden, TutorError
 from ui import app
 from ui import teacher as view
 from ui.render import plain_markdown
-from ui.teacher_view import count, csv_file_name, date_range, default_range, duration, percent, shorten, step_label
+from ui.teacher_view import (
+    count,
+    csv_file_name,
+    date_range,
+    default_range,
+    duration,
+    percent,
+    shorten,
+    step_label,
+)
 
 me = app.who()
 tutor = me.tutor

@@ -59,8 +59,7 @@ def credits_balance(tutor: Tutor, args) -> int:
 
 
 def library_list(tutor: Tutor, args) -> int:
-    from .content.library import load_lessons
-    for lesson in load_lessons():
+    for lesson in tutor.lessons():
         row = {"name": lesson.name, "question": lesson.question.text, "language": lesson.question.language,
                "subject": lesson.subject, "steps": len(lesson.answer.steps), "hash": lesson.question.hash}
         print(json.dumps(row, ensure_ascii=False) if args.json else

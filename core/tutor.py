@@ -6,11 +6,11 @@ from typing import Any, Mapping
 
 from .content import library
 from .errors import AuthError, NotFound
-from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
 from .explaining.generation import Generations
 from .explaining.models import Model, model_from_settings
+from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .platform import authorization, db
 from .platform.analytics import Analytics
 from .platform.i18n import LANGUAGES

@@ -23,7 +23,7 @@ from core.content.library import load_lessons
 from core.errors import AIError, Forbidden
 from core.platform import db
 from core.school.frames import to_csv
-from ui.texts import t
+from ui.render import step_markdown
 from ui.teacher_view import (
     EditorError,
     commands_text,
@@ -37,7 +37,7 @@ from ui.teacher_view import (
     reasons_text,
     step_label,
 )
-from ui.render import step_markdown
+from ui.texts import t
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")

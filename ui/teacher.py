@@ -15,7 +15,14 @@ import streamlit as st
 from core.errors import TutorError
 from ui import app
 from ui.render import plain_markdown, progress_label, step_markdown
-from ui.teacher_view import EditorError, commands_text, parse_commands, percent, reasons_text, shorten
+from ui.teacher_view import (
+    EditorError,
+    commands_text,
+    parse_commands,
+    percent,
+    reasons_text,
+    shorten,
+)
 
 ANSWER_STATUSES = ("all", "approved", "retired")
 SESSION_STATUSES = ("streaming", "paused", "complete", "error", "open")

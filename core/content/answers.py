@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import AIError
-from ..explaining.questions import MARKUP
 from .canvas import validate_commands
 from .mathtext import to_markdown_math, unbalanced_delimiters
+from .questions import MARKUP
 
 MAX_STEPS = 8
 MAX_TITLE = 120

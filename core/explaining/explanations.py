@@ -19,6 +19,7 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
+from ..content import questions
 from ..content.answers import Step
 from ..content.mathtext import chunk_text
 from ..errors import AIError, NotFound, StoreError
@@ -26,7 +27,6 @@ from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t, waiting_phrases
 from ..platform.metrics import Metrics
 from ..platform.store import COMPLETE, PAUSED, STREAMING
-from . import questions
 from .generation import Generations, lock_name
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Tokens and identities.
 
-Two kinds of bearer token are accepted (DESIGN.md §9):
+Two kinds of bearer token are accepted (docs/architecture.md, "Tokens"):
 
 * app tokens: HS256 only, signed with the app's secret (``TUTOR_JWT_SECRET``, else a random one generated into
   the data dir on first run), ``aud`` and ``iss`` both ``"tutor"``;

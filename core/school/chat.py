@@ -10,9 +10,9 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
+from ..content.questions import clean_text
 from ..errors import AIError, NotFound, TutorError
 from ..explaining.models import LANGUAGE_NAMES, Model, load_prompt
-from ..explaining.questions import clean_text
 from ..platform import authorization, db
 from .accounts import clean_name
 

@@ -17,9 +17,9 @@ import uuid
 import sqlalchemy as sa
 
 from ..content.answers import STEP_TYPES, answer_from_json, validate_answer
+from ..content.questions import canonical_form
 from ..content.svg import render_svg
 from ..errors import AIError, Conflict, InvalidInput, NotFound
-from ..explaining.questions import canonical_form
 from ..platform import authorization, db
 
 STATUSES = ("approved", "retired")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ..content.questions import clean_text
 from ..content.svg import render_svg
 from ..errors import InvalidInput, NotFound
-from ..explaining.questions import clean_text
 from ..platform import authorization, db
 
 MAX_COMMENT_CHARS = 1000
