@@ -10,6 +10,7 @@ import json
 import sys
 from typing import Iterable
 
+from . import ROLES
 from .errors import TutorError
 from .tutor import Tutor, create_tutor
 
@@ -132,7 +133,7 @@ def parser() -> argparse.ArgumentParser:
     users = commands.add_parser("users", help="accounts").add_subparsers(dest="command", required=True)
     add = users.add_parser("add", help="create a user (password from stdin)")
     add.add_argument("email")
-    add.add_argument("--role", required=True, choices=["student", "teacher", "admin"])
+    add.add_argument("--role", required=True, choices=list(ROLES))
     add.add_argument("--name")
     add.add_argument("--language", choices=["es", "en"])
     add.add_argument("--class", dest="class_code")

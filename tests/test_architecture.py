@@ -202,9 +202,10 @@ def _tutor_uses(tree: ast.AST) -> list[tuple[str, str | None]]:
     return uses
 
 
-def test_pages_use_only_the_documented_interface():
+def test_pages_and_the_cli_use_only_the_documented_interface():
     public = _public_facade()
     pages = [p for p in _client_files() if p.parts[-2] in ("app_pages", "ui") or p.name == "streamlit_app.py"]
+    pages.append(ROOT / "core" / "cli.py")
     checked = 0
     for path in pages:
         for attribute, member in _tutor_uses(ast.parse(path.read_text())):
@@ -220,3 +221,22 @@ def test_the_parts_are_not_the_interface():
     for part in ("settings", "engine", "store", "accounts", "model", "cache", "explanations", "generations"):
         assert part not in _public_facade()
     assert _tutor_uses(ast.parse("x = me.tutor.model")) == [("model", None)]
+
+
+# --- the map in docs/architecture.md is the code's --------------------------------------------------------------
+
+def test_the_documented_map_names_every_module():
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    the_map = doc.split("## The map", 1)[1].split("```")[1]
+    named = set(the_map.replace(",", " ").split())
+    for folder in ("core", "ui", "app_pages"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.name == "__init__.py" and path.parent.name != "core" or "lessons" in path.parts:
+                continue
+            if path.parent.name == "store" or folder == "app_pages":
+                assert path.parent.name + "/" in named, path  # a folder named as a whole
+            else:
+                assert path.name in named, f"{path.relative_to(ROOT)} is not in docs/architecture.md's map"
+    for package in PACKAGE_DEPENDENCIES:
+        if (ROOT / "core" / package).is_dir():
+            assert f"{package}/" in named, package
