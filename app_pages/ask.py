@@ -3,15 +3,16 @@
 The reading position lives in core's session store, never only here: every run first draws
 ``tutor.snapshot(...)`` (what this reader has reached), then the Pause/Resume button, then — while the session is
 streaming — follows ``tutor.stream(...)`` and updates only the placeholder of the step that changed. A click on
-any button stops this loop at its next Streamlit call and reruns the page (DESIGN.md §3).
+any button stops this loop at its next Streamlit call and reruns the page (docs/architecture.md, "Streaming in a
+page").
 """
 from __future__ import annotations
 
 import streamlit as st
 
 from core.errors import Forbidden, NotFound, TutorError
-from core.render import ExplanationView, event_error_message, plain_markdown
 from ui import app, examples
+from ui.render import ExplanationView, event_error_message, plain_markdown
 
 me = app.who()
 tutor = me.tutor

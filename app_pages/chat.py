@@ -6,10 +6,8 @@ import threading
 import streamlit as st
 
 from core.errors import AIError, Forbidden, NotFound, TutorError
-from core.explaining.questions import clean_text
-from core.render import local_time, message_markdown
-from core.school.chat import MAX_MESSAGE_CHARS
 from ui import app
+from ui.render import local_time, message_markdown
 
 me = app.who()
 tutor = me.tutor
@@ -69,11 +67,11 @@ def main() -> None:
     if chat_id and titles[chat_id].get("parent_session_id"):
         st.caption(me.t("chat_about", title=titles[chat_id]["title"]))
 
-    if tutor.model is None:
+    if not tutor.has_provider:
         st.info(AIError("ai_unavailable").message_for(me.lang), icon=":material/cloud_off:")
 
     history = tutor.chats.history(identity, chat_id) if chat_id else []
-    if not history and tutor.model is not None:
+    if not history and tutor.has_provider:
         st.caption(me.t("chat_empty"))
     for message in history:
         with st.chat_message(message["role"], avatar=AVATARS.get(message["role"])):
@@ -81,8 +79,8 @@ def main() -> None:
 
     if ss.get("chat_stop"):  # the click itself stopped the reply; core saved it as far as it got
         st.caption(me.t("chat_stopped"))
-    prompt = st.chat_input(me.t("chat_placeholder"), key="chat_input", disabled=tutor.model is None,
-                           max_chars=MAX_MESSAGE_CHARS)
+    prompt = st.chat_input(me.t("chat_placeholder"), key="chat_input", disabled=not tutor.has_provider,
+                           max_chars=tutor.chats.max_message_chars)
     if prompt:
         reply(chat_id, prompt)
 
@@ -96,7 +94,7 @@ def reply(chat_id: str | None, text: str) -> None:
     stop.button(me.t("chat_stop"), key="chat_stop", icon=":material/stop_circle:", on_click=_wait_for_reply)
     try:
         if not chat_id:
-            clean_text(text, limit=MAX_MESSAGE_CHARS)  # refuse a bad first message before creating the chat
+            tutor.chats.check_message(text)  # refuse a bad first message before creating the chat
             chat_id = tutor.chats.create(identity, title=text[:60])["id"]
             ss["chat_id"] = chat_id
             st.query_params["chat"] = chat_id

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import TutorError
-from core.render import file_stem, local_time, plain_markdown
 from ui import app
+from ui.render import file_stem, local_time, plain_markdown
 
 me = app.who()
 tutor = me.tutor

@@ -15,10 +15,19 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import Forbidden, TutorError
-from core.render import plain_markdown
-from core.teacher_view import count, csv_file_name, date_range, default_range, duration, percent, shorten, step_label
 from ui import app
 from ui import teacher as view
+from ui.render import plain_markdown
+from ui.teacher_view import (
+    count,
+    csv_file_name,
+    date_range,
+    default_range,
+    duration,
+    percent,
+    shorten,
+    step_label,
+)
 
 me = app.who()
 tutor = me.tutor
@@ -38,7 +47,7 @@ STYLE = """
 
 def _create_class() -> None:
     try:
-        klass = tutor.accounts.create_class(tutor.accounts.get(identity.user_id), ss.get("class_name") or "")
+        klass = tutor.create_class(identity, ss.get("class_name") or "")
     except TutorError as error:
         ss["teacher_class_notice"] = ("error", me.message(error))
     else:
@@ -176,7 +185,7 @@ def struggles(class_id: str, start, end, csv_name) -> None:
 
 def students(class_id: str, start, end, csv_name) -> None:
     st.subheader(me.t("help_title"), anchor=False)
-    needing = tutor.frames.students_needing_help(identity, class_id, start, end)
+    needing = view.with_reasons(tutor.frames.students_needing_help(identity, class_id, start, end))
     if not len(needing):
         st.success(me.t("help_none"), icon=":material/sentiment_satisfied:")
     view.table(needing, "needing_help", csv_name, display=view.with_names(needing), columns={
@@ -185,8 +194,7 @@ def students(class_id: str, start, end, csv_name) -> None:
         "unhelpful_ratings": "col_unhelpful"})
 
     st.divider()
-    members = [u for u in tutor.accounts.students_of(tutor.accounts.get(identity.user_id), class_id)
-               if u.role == "student"]
+    members = tutor.students(identity, class_id)
     if not members:
         st.info(me.t("class_empty"), icon=":material/group_add:")
         return
@@ -242,7 +250,7 @@ def classes_tab(classes: list, class_id: str | None, csv_name) -> None:
         for klass in classes:
             with st.container(border=True, key=f"teacher_class_card_{klass.id}"):
                 left, right = st.columns([3, 1], vertical_alignment="center")
-                members = tutor.accounts.students_of(tutor.accounts.get(identity.user_id), klass.id)
+                members = tutor.students(identity, klass.id)
                 left.markdown(f"**{plain_markdown(klass.name)}**")
                 left.caption(me.t("students_count", n=len(members)))
                 right.caption(me.t("join_code"))
@@ -262,11 +270,9 @@ def create_form() -> None:
 
 
 def credit_section(klass, csv_name) -> None:
-    from core.school.credits import MAX_GRANT, MAX_REASON_CHARS
     st.subheader(me.t("credits_title", name=plain_markdown(klass.name)), anchor=False)
     st.caption(me.t("credits_intro"))
-    members = [u for u in tutor.accounts.students_of(tutor.accounts.get(identity.user_id), klass.id)
-               if u.role == "student"]
+    members = tutor.students(identity, klass.id)
     balances = pd.DataFrame([{"student_id": u.id, "name": u.name, "email": u.email,
                               "credits": credits.balance(identity, u.id)} for u in members],
                             columns=["student_id", "name", "email", "credits"])
@@ -282,9 +288,9 @@ def credit_section(klass, csv_name) -> None:
         with st.container(horizontal=True, vertical_alignment="bottom"):
             st.selectbox(me.t("grant_student"), options=list(names), format_func=names.get,
                          key="teacher_grant_student", width=320)
-            st.number_input(me.t("grant_amount"), min_value=1, max_value=MAX_GRANT, value=5, step=1,
+            st.number_input(me.t("grant_amount"), min_value=1, max_value=credits.max_grant, value=5, step=1,
                             key="teacher_grant_amount", width=140)
-            st.text_input(me.t("grant_reason"), max_chars=MAX_REASON_CHARS, key="teacher_grant_reason", width=260)
+            st.text_input(me.t("grant_reason"), max_chars=credits.max_reason_chars, key="teacher_grant_reason", width=260)
             st.form_submit_button(me.t("grant_submit"), key="teacher_grant", icon=":material/add_card:",
                                   on_click=_grant, args=(short,))
     _notice("teacher_grant_notice")
@@ -298,7 +304,7 @@ def main() -> None:
         return
     st.html(STYLE)
     st.title(me.t("teacher_page_title"), anchor=False)
-    classes = tutor.accounts.classes_of(tutor.accounts.get(identity.user_id))
+    classes = tutor.classes(identity)
     if not classes:
         with st.container(key="teacher_empty"):
             st.info(me.t("teacher_no_classes"), icon=":material/group_add:")

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
-from core.content.library import load_lessons
-from core.content.mathtext import chunk_text, formula_spans
+from core.testing.probes import chunk_text, formula_spans, load_lessons
 
 from .common import CHROMIUM, Backend, Results, StreamlitServer, make_users, median
 

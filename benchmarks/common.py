@@ -124,7 +124,7 @@ class Backend:
 
 
 def _psycopg(url: str) -> str:
-    from core.platform.db import database_url
+    from core.testing.probes import database_url
     return database_url(url, Path("."))
 
 

@@ -21,10 +21,8 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from core.content.library import load_lessons
-from core.explaining.questions import prepare
-from core.platform import db
 from core.testing.fakeai import FakeAI, build_answer
+from core.testing.probes import db, load_lessons, prepare
 
 from .common import SEED, Backend, Results, make_users, median, percentile
 

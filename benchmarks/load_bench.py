@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from core.content.library import load_lessons
+from core.testing.probes import load_lessons
 
 from .common import (
     Backend,

@@ -10,6 +10,7 @@ import json
 import sys
 from typing import Iterable
 
+from . import ROLES
 from .errors import TutorError
 from .tutor import Tutor, create_tutor
 
@@ -18,10 +19,6 @@ def _password(args) -> str:
     if not args.password_stdin:
         raise SystemExit("error: --password-stdin is required (passwords are never taken as arguments)")
     return sys.stdin.readline().rstrip("\r\n")
-
-
-def _identity(tutor: Tutor, email: str):
-    return tutor.identity_of(tutor.accounts.by_email(email))
 
 
 def users_add(tutor: Tutor, args) -> int:
@@ -44,27 +41,26 @@ def users_whoami(tutor: Tutor, args) -> int:
 
 
 def classes_add(tutor: Tutor, args) -> int:
-    klass = tutor.accounts.create_class(tutor.accounts.by_email(args.teacher), args.name)
+    klass = tutor.create_class(tutor.identity_by_email(args.teacher), args.name)
     print(klass.join_code)
     return 0
 
 
 def credits_grant(tutor: Tutor, args) -> int:
-    user = tutor.accounts.by_email(args.email)
-    balance = tutor.credits.grant(_identity(tutor, args.by), user.id, args.amount, args.reason)
+    user = tutor.identity_by_email(args.email)
+    balance = tutor.credits.grant(tutor.identity_by_email(args.by), user.user_id, args.amount, args.reason)
     print(json.dumps({"email": user.email, "credits": balance}))
     return 0
 
 
 def credits_balance(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.email)
+    identity = tutor.identity_by_email(args.email)
     print(json.dumps({"email": identity.email, "credits": tutor.credits.balance(identity)}))
     return 0
 
 
 def library_list(tutor: Tutor, args) -> int:
-    from .content.library import load_lessons
-    for lesson in load_lessons():
+    for lesson in tutor.lessons():
         row = {"name": lesson.name, "question": lesson.question.text, "language": lesson.question.language,
                "subject": lesson.subject, "steps": len(lesson.answer.steps), "hash": lesson.question.hash}
         print(json.dumps(row, ensure_ascii=False) if args.json else
@@ -73,13 +69,13 @@ def library_list(tutor: Tutor, args) -> int:
 
 
 def ask(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.user)
+    identity = tutor.identity_by_email(args.user)
     state = tutor.ask(identity, args.question, language=args.lang or identity.language)
     return _play(tutor, identity, state["id"], tutor.stream(identity, state["id"]), args)
 
 
 def resume(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.user)
+    identity = tutor.identity_by_email(args.user)
     tutor.resume(identity, args.session_id)
     return _play(tutor, identity, args.session_id, tutor.stream(identity, args.session_id), args)
 
@@ -101,7 +97,7 @@ def _play(tutor: Tutor, identity, session_id: str, events: Iterable[dict], args)
 
 
 def chat(tutor: Tutor, args) -> int:
-    identity = _identity(tutor, args.user)
+    identity = tutor.identity_by_email(args.user)
     session_id = args.session or tutor.chats.create(identity, title=args.message[:60])["id"]
     status = 0
     for item in tutor.chats.send(identity, session_id, args.message):
@@ -137,7 +133,7 @@ def parser() -> argparse.ArgumentParser:
     users = commands.add_parser("users", help="accounts").add_subparsers(dest="command", required=True)
     add = users.add_parser("add", help="create a user (password from stdin)")
     add.add_argument("email")
-    add.add_argument("--role", required=True, choices=["student", "teacher", "admin"])
+    add.add_argument("--role", required=True, choices=list(ROLES))
     add.add_argument("--name")
     add.add_argument("--language", choices=["es", "en"])
     add.add_argument("--class", dest="class_code")

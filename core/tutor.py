@@ -1,4 +1,4 @@
-"""The facade: one object, built from settings, that pages, notebooks, the CLI and tests all use."""
+"""The facade: one object, built from settings, that pages, notebooks, the CLI, benchmarks and tests all use."""
 from __future__ import annotations
 
 import logging
@@ -10,13 +10,15 @@ from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
 from .explaining.generation import Generations
 from .explaining.models import Model, model_from_settings
-from .platform import db
+from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
+from .platform import authorization, db
 from .platform.analytics import Analytics
+from .platform.i18n import LANGUAGES
 from .platform.limits import RateLimits
 from .platform.metrics import MeteredAnalytics, Metrics
 from .platform.settings import Settings
 from .platform.store import open_store
-from .school.accounts import Accounts, User
+from .school.accounts import Accounts, Class, User
 from .school.auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
 from .school.chat import Chats
 from .school.credits import Credits
@@ -26,6 +28,26 @@ from .school.history import History
 
 
 class Tutor:
+    """The tutor. A client's whole interface is:
+
+    * identities: ``register``, ``sign_in``, ``identity(token)``, ``token_for``, ``identity_by_email``,
+      ``set_language``, ``is_staff``;
+    * explanations: ``ask``, ``stream``, ``pause``, ``resume``, ``snapshot`` (events in docs/architecture.md);
+    * classes: ``classes``, ``create_class``, ``students``; the lesson library: ``lessons``;
+    * the sub-objects ``chats``, ``history``, ``frames`` (teacher views), ``curation`` (answer library) and
+      ``credits``, each typed by its protocol in ``core.interfaces``;
+    * ``has_provider``, ``languages``, ``default_language``, ``token_ttl``; ``close()``.
+
+    The other attributes (``settings``, ``engine``, ``store``, ``accounts``, ``model``, ``cache``, ``explanations``,
+    ``generations``, …) are the parts it is built from: tests and operators may use them, clients may not.
+    """
+
+    chats: ChatsAPI
+    history: HistoryAPI
+    frames: FramesAPI
+    curation: CurationAPI
+    credits: CreditsAPI
+
     def __init__(self, settings: Settings, *, model: Model | None = None):
         self.settings = settings
         logging.getLogger("core").setLevel(settings.log_level.upper())
@@ -92,6 +114,19 @@ class Tutor:
     def identity_of(user: User) -> Identity:
         return Identity(user_id=user.id, email=user.email, role=user.role, name=user.name, language=user.language)
 
+    def identity_by_email(self, email: str) -> Identity:
+        """Act as an existing user without their password: for operators (the CLI, notebooks, benchmarks)."""
+        return self.identity_of(self.accounts.by_email(email))
+
+    def set_language(self, identity: Identity, language: str) -> None:
+        """Remember the interface language the caller picked (``invalid_language`` if not one of ``languages``)."""
+        self.accounts.set_language(identity.user_id, language)
+
+    @staticmethod
+    def is_staff(identity: Identity) -> bool:
+        """A teacher or an admin: may see the teacher views and the answer library."""
+        return authorization.is_staff(identity)
+
     def _has_user(self, email: str) -> bool:
         try:
             self.accounts.by_email(email)
@@ -115,6 +150,47 @@ class Tutor:
 
     def snapshot(self, identity: Identity, session_id: str) -> dict:
         return self.explanations.snapshot(identity, session_id)
+
+    # --- classes and lessons ----------------------------------------------------------------------------------
+
+    def classes(self, identity: Identity) -> list[Class]:
+        """The classes a teacher owns (all of them for an admin), or a student belongs to."""
+        return self.accounts.classes_of(self.accounts.get(identity.user_id))
+
+    def create_class(self, identity: Identity, name: str) -> Class:
+        """A new class with a fresh join code, taught by the caller (a teacher or an admin)."""
+        return self.accounts.create_class(self.accounts.get(identity.user_id), name)
+
+    def students(self, identity: Identity, class_id: str) -> list[User]:
+        """The class's members, by email: for its teacher or an admin."""
+        return [u for u in self.accounts.students_of(self.accounts.get(identity.user_id), class_id)
+                if u.role == "student"]
+
+    @staticmethod
+    def lessons(language: str | None = None) -> list[library.Lesson]:
+        """The curated lessons (each a question and its answer), in one language or all."""
+        return [lesson for lesson in library.load_lessons()
+                if language is None or lesson.question.language == language]
+
+    # --- about this tutor ---------------------------------------------------------------------------------------
+
+    @property
+    def has_provider(self) -> bool:
+        """Whether an AI model is configured (without one, only stored answers are served and chat is off)."""
+        return self.model is not None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return LANGUAGES
+
+    @property
+    def default_language(self) -> str:
+        return self.settings.default_language
+
+    @property
+    def token_ttl(self) -> int:
+        """How long a sign-in token lasts, in seconds."""
+        return int(self.settings.jwt_ttl)
 
     def close(self) -> None:
         self.metrics.stop()

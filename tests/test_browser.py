@@ -22,7 +22,7 @@ from core import SETTINGS, create_tutor
 from core.content.answers import validate_answer
 from core.content.library import load_lessons
 from core.content.mathtext import formula_spans
-from core.explaining.questions import prepare
+from core.content.questions import prepare
 from core.platform.i18n import WAITING_PHRASES
 from core.testing.fakeai import FakeAI, build_answer
 

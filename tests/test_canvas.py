@@ -15,10 +15,10 @@ from core.content.canvas import (
     CanvasError,
     commands_until,
     compile_expression,
-    render_svg,
     validate_command,
     validate_commands,
 )
+from core.content.svg import render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -239,12 +239,12 @@ def test_struggle_points_count_pauses_and_abandons_once(world):
 def test_students_needing_help(world):
     frame = world.tutor.frames.students_needing_help(teacher(world), world.klass.id, DAY1, DAY2)
     assert frame.drop(columns="student_id").values.tolist() == [
-        ["Ben", "ben@example.org", 0, 0, 1, 1, 6, "1 explicación abandonada · 1 valoración negativa"],
-        ["Ana", "ana@example.org", 1, 0, 1, 0, 4, "1 explicación abandonada · 1 pausa"]]
+        ["Ben", "ben@example.org", 0, 0, 1, 1, 6, ("abandoned", "unhelpful_ratings")],
+        ["Ana", "ana@example.org", 1, 0, 1, 0, 4, ("abandoned", "pauses")]]
     assert list(frame["student_id"]) == [world.ben.id, world.ana.id]
-    english = dataclasses.replace(teacher(world), language="en")
+    english = dataclasses.replace(teacher(world), language="en")  # core returns codes, the same in any language
     reasons = world.tutor.frames.students_needing_help(english, world.klass.id, DAY1, DAY2)["reasons"]
-    assert list(reasons) == ["1 abandoned explanation · 1 “not helpful” rating", "1 abandoned explanation · 1 pause"]
+    assert list(reasons) == list(frame["reasons"])
 
 
 def test_ratings(world):

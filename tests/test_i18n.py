@@ -2,10 +2,11 @@ import re
 
 from core.errors import AuthError, RateLimited
 from core.platform import i18n
+from ui import texts
 
 
 def test_every_text_and_error_exists_in_both_languages():
-    for table in (i18n.ERRORS, i18n.TEXTS):
+    for table in (i18n.ERRORS, i18n.TEXTS, texts.TEXTS):
         for key, entry in table.items():
             assert set(entry) == set(i18n.LANGUAGES), key
             assert all(entry[lang].strip() for lang in i18n.LANGUAGES), key
@@ -31,3 +32,17 @@ def test_errors_speak_both_languages():
 def test_unknown_codes_and_languages_fall_back():
     assert i18n.error_message("no_such_code", "es") == i18n.ERRORS["error"]["es"]
     assert i18n.error_message("forbidden", "fr") == i18n.ERRORS["forbidden"]["en"]
+
+
+def test_help_reasons_have_a_singular_and_a_plural_in_both_languages():
+    for sign, entry in texts.HELP_REASONS.items():
+        assert set(entry) == set(i18n.LANGUAGES), sign
+        for lang in i18n.LANGUAGES:
+            one, many = entry[lang]
+            assert "{n}" in one and "{n}" in many and one != many, (sign, lang)
+
+
+def test_core_and_the_interface_do_not_share_keys():
+    assert not set(i18n.TEXTS) & set(texts.TEXTS)
+    assert texts.t("no_such_key", "es") == "no_such_key"
+    assert texts.t("sign_out", "fr") == texts.TEXTS["sign_out"]["en"]

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.content.questions import canonical_form, clean_text, prepare
 from core.errors import InvalidInput
-from core.explaining.questions import canonical_form, clean_text, prepare
 
 
 def same(a, b, language="es"):

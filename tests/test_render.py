@@ -6,10 +6,11 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from core.content.canvas import render_svg, validate_command
+from core.content.canvas import validate_command
 from core.content.library import load_lessons
 from core.content.mathtext import unbalanced_delimiters
-from core.render import (
+from core.content.svg import render_svg
+from ui.render import (
     ExplanationView,
     duration_label,
     event_error_message,

@@ -22,9 +22,9 @@ from core import SETTINGS, create_tutor
 from core.content.library import load_lessons
 from core.errors import AIError, Forbidden
 from core.platform import db
-from core.platform.i18n import t
 from core.school.frames import to_csv
-from core.teacher_view import (
+from ui.render import step_markdown
+from ui.teacher_view import (
     EditorError,
     commands_text,
     count,
@@ -34,8 +34,10 @@ from core.teacher_view import (
     duration,
     parse_commands,
     percent,
+    reasons_text,
     step_label,
 )
+from ui.texts import t
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
@@ -260,7 +262,7 @@ def test_every_tab_renders_and_every_table_has_a_csv_under_it(world, media):
         "teacher_csv_per_day": frames.questions_per_day(teo, world.klass.id, start, end),
         "teacher_csv_top_questions": frames.top_questions(teo, world.klass.id, start, end),
         "teacher_csv_struggles": frames.struggle_points(teo, world.klass.id, start, end),
-        "teacher_csv_needing_help": frames.students_needing_help(teo, world.klass.id, start, end),
+        "teacher_csv_needing_help": readable(frames.students_needing_help(teo, world.klass.id, start, end)),
         "teacher_csv_ratings": frames.ratings(teo, world.klass.id, start, end),
         "teacher_csv_student_pauses": frames.student_detail(teo, world.klass.id, world.ben.id, start, end).pauses,
     }
@@ -288,7 +290,8 @@ def test_struggles_students_and_ratings_show_core_frames(world):
     table = frame_of(at, "needing_help")
     assert table["email"].tolist() == needing["email"].tolist()
     assert set(needing["email"]) == {"ana@example.org", "ben@example.org"}  # Carla read without trouble
-    assert table["reasons"].tolist() == needing["reasons"].tolist()
+    assert table["reasons"].tolist() == readable(needing)["reasons"].tolist()
+    assert all(text for text in table["reasons"])
 
     # the drill-down lists only this class's students and shows core's student_detail
     options = at.selectbox(key="teacher_student").options
@@ -317,6 +320,25 @@ def test_the_date_range_filters_the_numbers(world):
     assert "Nadie ha pausado ni abandonado una explicación en estas fechas." in [i.value for i in at.info]
     csv = at.download_button(key="teacher_csv_per_day")
     assert csv.label == "Descargar CSV"
+
+
+def readable(needing, language="es"):
+    """``students_needing_help`` as the page shows it and downloads it: the reasons in words."""
+    shown = needing.copy()
+    shown["reasons"] = [reasons_text(row["reasons"], row, language) for row in needing.to_dict("records")]
+    return shown
+
+
+def test_reasons_in_words_heaviest_first_in_both_languages():
+    ben = {"pauses": 0, "repeated_questions": 0, "abandoned": 1, "unhelpful_ratings": 1}
+    ana = {"pauses": 3, "repeated_questions": 0, "abandoned": 2, "unhelpful_ratings": 0}
+    assert reasons_text(("abandoned", "unhelpful_ratings"), ben, "es") == \
+        "1 explicación abandonada · 1 valoración negativa"
+    assert reasons_text(("abandoned", "unhelpful_ratings"), ben, "en") == \
+        "1 abandoned explanation · 1 “not helpful” rating"
+    assert reasons_text(("abandoned", "pauses"), ana, "es") == "2 explicaciones abandonadas · 3 pausas"
+    assert reasons_text(("abandoned", "pauses"), ana, "en") == "2 abandoned explanations · 3 pauses"
+    assert reasons_text((), ana, "en") == ""
 
 
 def test_english_labels(tutor):
@@ -423,7 +445,7 @@ def test_the_library_lists_searches_and_previews_as_the_student_sees_it(world):
     preview = world.tutor.curation.get(teo, answer_id)["preview"]
     for step in preview:
         shown = shown_markdown(at, f"teacher_preview_step_{step['step']}")
-        assert step["markdown"] in shown
+        assert step_markdown(step["content"]) in shown
         assert any(m.startswith(f"##### {step['step']}. ") for m in shown)
         if step["svg"]:
             assert shown_markdown(at, f"teacher_board_{step['step']}") == [step["svg"]]
@@ -449,7 +471,7 @@ def test_editing_a_step_saves_a_new_version(world):
     assert after["steps"][1]["content"].endswith("sale $c = 5$.")
     assert after["steps"][2]["canvas_commands"][0]["op"] == "circle"
     assert f"Guardado como versión {after['version']}." in [s.value for s in at.success]
-    assert after["preview"][1]["markdown"] in shown_markdown(at, "teacher_preview_step_2")
+    assert step_markdown(after["preview"][1]["content"]) in shown_markdown(at, "teacher_preview_step_2")
     versions = frame_of(at, "versions")
     assert versions["version"].tolist() == [1, 2]
     assert versions["summary"].tolist()[-1] == "step 2 content, step 3 canvas"

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core import SETTINGS, create_tutor
+from core import LANGUAGES, SETTINGS, Identity, create_tutor
 from core.errors import AuthError, TutorError
-from core.platform.i18n import LANGUAGES, t
-from core.school.auth import Identity
+from ui.render import plain_markdown
+from ui.texts import t
 
 COOKIE = "tutor_token"
 LANGUAGE_NAMES = {"es": "Español", "en": "English"}
@@ -29,7 +29,6 @@ PAGE_FILES = {"login": "app_pages/login.py", "ask": "app_pages/ask.py", "chat": 
               "history": "app_pages/history.py", "teacher": "app_pages/teacher.py"}
 PAGE_ICONS = {"login": ":material/login:", "ask": ":material/lightbulb:", "chat": ":material/forum:",
               "history": ":material/history:", "teacher": ":material/school:"}
-TEACHER_ROLES = ("teacher", "admin")
 # Session-state keys that survive a sign-out (everything else belongs to the user who signed out).
 _KEEP_ON_SIGN_OUT = ("reader", "lang", "dead_cookie", "notice")
 
@@ -72,7 +71,7 @@ class Who:
 
     @property
     def is_teacher(self) -> bool:
-        return self.identity is not None and self.identity.role in TEACHER_ROLES
+        return self.identity is not None and self.tutor.is_staff(self.identity)
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)
@@ -119,7 +118,7 @@ def resolve(tutor) -> Who:
             ss["dead_cookie"] = token
             ss["notice"] = ("warning", error.code)
         except TutorError as error:
-            st.error(error.message_for(ss.get("lang") or tutor.settings.default_language))
+            st.error(error.message_for(ss.get("lang") or tutor.default_language))
             st.stop()
     if identity is not None:
         if ss.get("lang_owner") != identity.user_id:
@@ -127,7 +126,7 @@ def resolve(tutor) -> Who:
             ss["lang"] = identity.language
         lang = identity.language
     else:
-        lang = ss.get("lang") or _browser_language() or tutor.settings.default_language
+        lang = ss.get("lang") or _browser_language() or tutor.default_language
         ss["lang"] = lang
     who = Who(tutor=tutor, identity=identity, lang=lang)
     ss["_who"] = who
@@ -180,7 +179,7 @@ def sync_cookie(who: Who) -> None:
         return
     secure = "; Secure" if _is_https() else ""
     if want:
-        ttl = int(who.tutor.settings.jwt_ttl)
+        ttl = who.tutor.token_ttl
         cookie = f"{COOKIE}={want}; Max-Age={ttl}; Path=/; SameSite=Strict{secure}"
     else:
         cookie = f"{COOKIE}=; Max-Age=0; Path=/; SameSite=Strict{secure}"
@@ -251,7 +250,7 @@ def _language_changed(key: str) -> None:
     me = ss.get("_who")
     if me is not None and me.identity is not None:
         try:
-            me.tutor.accounts.set_language(me.identity.user_id, language)
+            me.tutor.set_language(me.identity, language)
         except TutorError as error:
             ss["notice"] = ("error", error.code)
 
@@ -266,7 +265,6 @@ def show_notice(who: Who) -> None:
 
 
 def _plain(text: str) -> str:
-    from core.render import plain_markdown
     return plain_markdown(text)
 
 

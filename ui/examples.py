@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.content.library import load_lessons
+from ui import app
 
 PER_LANGUAGE = 4
 
 
 @st.cache_data(show_spinner=False)
 def example_questions(language: str) -> list[str]:
-    return [lesson.question.text for lesson in load_lessons() if lesson.question.language == language][:PER_LANGUAGE * 3:3]
+    return [lesson.question.text for lesson in app.get_tutor().lessons(language)][:PER_LANGUAGE * 3:3]
 
 
 def show(who, *, on_pick) -> None:

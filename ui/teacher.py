@@ -12,12 +12,17 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core.content.answers import STEP_TYPES
 from core.errors import TutorError
-from core.render import plain_markdown, progress_label, step_markdown
-from core.school.frames import to_csv
-from core.teacher_view import EditorError, commands_text, parse_commands, percent, shorten
 from ui import app
+from ui.render import plain_markdown, progress_label, step_markdown
+from ui.teacher_view import (
+    EditorError,
+    commands_text,
+    parse_commands,
+    percent,
+    reasons_text,
+    shorten,
+)
 
 ANSWER_STATUSES = ("all", "approved", "retired")
 SESSION_STATUSES = ("streaming", "paused", "complete", "error", "open")
@@ -50,7 +55,7 @@ def table(frame: pd.DataFrame, name: str, csv_name, *, columns: dict[str, str], 
 
 def csv_button(frame: pd.DataFrame, name: str, csv_name, stem: str = "") -> None:
     me = app.who()
-    st.download_button(me.t("download_csv"), data=to_csv(frame), file_name=csv_name(name, stem), mime="text/csv",
+    st.download_button(me.t("download_csv"), data=app.who().tutor.frames.csv(frame), file_name=csv_name(name, stem), mime="text/csv",
                        key=f"teacher_csv_{name}", icon=":material/download:", on_click="ignore", type="tertiary")
 
 
@@ -85,6 +90,13 @@ def with_names(frame: pd.DataFrame) -> pd.DataFrame:
     """A display copy where a student without a name shows their email instead."""
     shown = frame.copy()
     shown["name"] = [name or email for name, email in zip(shown["name"].fillna(""), shown["email"])]
+    return shown
+
+
+def with_reasons(frame: pd.DataFrame) -> pd.DataFrame:
+    """``students_needing_help`` with its ``reasons`` readable in the page's language (for the table and its CSV)."""
+    shown = frame.copy()
+    shown["reasons"] = [reasons_text(row["reasons"], row, app.who().lang) for row in frame.to_dict("records")]
     return shown
 
 
@@ -209,7 +221,7 @@ def preview(me, detail: dict) -> None:
             with text:
                 badge = progress_label(number, total, detail.get("total_duration"), me.lang)
                 st.markdown(f"##### {number}. {step_markdown(step['title'])}\n:gray-badge[{badge}]")
-                st.markdown(step["markdown"])
+                st.markdown(step_markdown(step["content"]))
             if step["svg"]:
                 with board, st.container(key=f"teacher_board_{number}"):
                     st.markdown(step["svg"], unsafe_allow_html=True)  # built by core from validated, escaped commands
@@ -225,7 +237,7 @@ def editor(me, detail: dict) -> None:
                 st.markdown(f"**{me.t('step_n', step=number)}**")
                 with st.container(horizontal=True, vertical_alignment="bottom"):
                     st.text_input(me.t("step_title"), key=f"teacher_step_{number}_title")
-                    st.selectbox(me.t("step_type"), options=list(STEP_TYPES),
+                    st.selectbox(me.t("step_type"), options=list(me.tutor.curation.step_types),
                                  format_func=lambda t: me.t(f"step_type_{t}"), key=f"teacher_step_{number}_type",
                                  width=160)
                 st.text_area(me.t("step_content"), key=f"teacher_step_{number}_content", height=180)
@@ -249,7 +261,7 @@ def _load_editor(detail: dict) -> None:
         del ss[key]
     for number, step in enumerate(detail["steps"], start=1):
         ss[f"teacher_step_{number}_title"] = step.get("title", "")
-        ss[f"teacher_step_{number}_type"] = step.get("type", STEP_TYPES[0])
+        ss[f"teacher_step_{number}_type"] = step.get("type", app.who().tutor.curation.step_types[0])
         ss[f"teacher_step_{number}_content"] = step.get("content", "")
         ss[f"teacher_step_{number}_canvas"] = commands_text(step.get("canvas_commands"))
     ss["teacher_edit_loaded"] = loaded
@@ -283,7 +295,7 @@ def _save(answer_id: str, version: int, count: int) -> None:
             ss["teacher_edit_error"] = me.t(key, step=number, line=error.line, column=error.column, index=error.index)
             return
         steps.append({"title": ss.get(f"teacher_step_{number}_title", ""),
-                      "type": ss.get(f"teacher_step_{number}_type", STEP_TYPES[0]),
+                      "type": ss.get(f"teacher_step_{number}_type", me.tutor.curation.step_types[0]),
                       "content": ss.get(f"teacher_step_{number}_content", ""),
                       "canvas_commands": commands})
     try:

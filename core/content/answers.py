@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from ..errors import AIError
-from ..explaining.questions import MARKUP
 from .canvas import validate_commands
 from .mathtext import to_markdown_math, unbalanced_delimiters
+from .questions import MARKUP
 from .safety import Problem, content_problems
 
 MAX_STEPS = 8

@@ -364,5 +364,3 @@ def commands_until(commands: list[dict], at_char: int) -> list[dict]:
     """The commands due once the text has reached offset ``at_char``."""
     return [command for command in commands if command.get("at_char", 0) <= at_char]
 
-
-from .svg import render_svg  # noqa: E402,F401  (re-exported: drawing belongs with the vocabulary)

@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from ..explaining.questions import Question, prepare
 from .answers import Answer, validate_answer
+from .questions import Question, prepare
 
 LIBRARY_MODEL = "library"
 LIBRARY_PROMPT_VERSION = "library-v1"

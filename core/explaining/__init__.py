@@ -1,3 +1,5 @@
-"""Explaining a question: validation and matching, the answer cache, generation through a model, and the
-explanation reader that paces, pauses and resumes a session.
+"""Explaining a question: the answer cache, generation through a model, and the explanation reader that paces,
+pauses and resumes a session.
+
+Imports: ``core.content``, ``core.platform`` and ``core.errors``.
 """

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..content.answers import Answer, answer_from_json
+from ..content.questions import Question
 from ..platform import db
-from .questions import Question
 
 
 @dataclass(frozen=True)

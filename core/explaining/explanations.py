@@ -19,14 +19,14 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
+from ..content import questions
 from ..content.answers import Step
 from ..content.mathtext import chunk_text
-from ..errors import AIError, Forbidden, NotFound, StoreError
-from ..platform import db
+from ..errors import AIError, NotFound, StoreError
+from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t, waiting_phrases
 from ..platform.metrics import Metrics
 from ..platform.store import COMPLETE, PAUSED, STREAMING
-from . import questions
 from .generation import Generations, lock_name
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,7 @@ class Explanations:
         state = self.store.get_session(session_id, self.settings.session_ttl)
         if state is None:
             state = self._rehydrate(session_id)
-        if state["owner"] != identity.user_id:
-            raise Forbidden()
+        authorization.require_owner(identity, state["owner"])
         return state
 
     def pause(self, identity, session_id: str) -> dict:

@@ -14,10 +14,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 
-from ..errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
-from ..platform import db
+from ..errors import AuthError, Conflict, InvalidInput, NotFound
+from ..platform import authorization, db
+from ..platform.authorization import ROLES
 
-ROLES = ("student", "teacher", "admin")
 LANGUAGES = ("es", "en")
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud in class
 
@@ -152,8 +152,7 @@ class Accounts:
     # --- classes -------------------------------------------------------------------------------------------------
 
     def create_class(self, teacher: User, name: str) -> Class:
-        if teacher.role not in ("teacher", "admin"):
-            raise Forbidden()
+        authorization.require_staff(teacher)
         name = clean_name(name)
         if not name:
             raise InvalidInput("invalid_name")
@@ -197,8 +196,7 @@ class Accounts:
             row = conn.execute(sa.select(db.classes).where(db.classes.c.id == class_id)).first()
         if row is None:
             raise NotFound()
-        if user.role != "admin" and str(row.teacher_id) != user.id:
-            raise Forbidden()
+        authorization.require_class_teacher(user, row.teacher_id)
         return _class(row)
 
     @staticmethod

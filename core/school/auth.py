@@ -1,6 +1,6 @@
 """Tokens and identities.
 
-Two kinds of bearer token are accepted (DESIGN.md §9):
+Two kinds of bearer token are accepted (docs/architecture.md, "Tokens"):
 
 * app tokens: HS256 only, signed with the app's secret (``TUTOR_JWT_SECRET``, else a random one generated into
   the data dir on first run), ``aud`` and ``iss`` both ``"tutor"``;
@@ -31,11 +31,11 @@ import httpx
 import jwt
 
 from ..errors import AuthError, Conflict, InvalidInput, SettingsError
+from ..platform.authorization import ROLES
 from ..platform.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 
-ROLES = ("student", "teacher", "admin")
 MAX_TOKEN_CHARS = 8 * 1024
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "role"]

@@ -10,10 +10,10 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from ..errors import AIError, Forbidden, NotFound, TutorError
+from ..content.questions import clean_text
+from ..errors import AIError, NotFound, TutorError
 from ..explaining.models import LANGUAGE_NAMES, Model, load_prompt
-from ..explaining.questions import clean_text
-from ..platform import db
+from ..platform import authorization, db
 from .accounts import clean_name
 
 CONTEXT_MESSAGES = 10
@@ -26,6 +26,10 @@ def _event(name: str, **data) -> dict:
 
 
 class Chats:
+    """``tutor.chats``: chats with the tutor (the interface is ``core.interfaces.ChatsAPI``)."""
+
+    max_message_chars = MAX_MESSAGE_CHARS
+
     def __init__(self, engine: sa.Engine, cache, model: Model | None, analytics, *, limits=None):
         self.engine = engine
         self.cache = cache
@@ -35,6 +39,8 @@ class Chats:
 
     def create(self, identity, *, title: str = "", explanation_id: str | None = None, step: int | None = None,
                language: str | None = None) -> dict:
+        """A new chat (``id``, ``title``, ``language``), optionally about one step of one of the caller's
+        explanations."""
         title = clean_name(title, limit=200)
         language = language or identity.language
         if explanation_id:
@@ -51,11 +57,18 @@ class Chats:
         return {"id": session_id, "title": title, "language": language}
 
     def history(self, identity, session_id: str) -> list[dict]:
+        """The chat's messages, oldest first: ``id``, ``role``, ``content``, ``created_at``."""
         self._session(identity, session_id, kind="chat")
         query = (sa.select(db.messages.c.id, db.messages.c.role, db.messages.c.content, db.messages.c.created_at)
                  .where(db.messages.c.session_id == session_id).order_by(db.messages.c.created_at, db.messages.c.id))
         with self.engine.connect() as conn:
             return [dict(row._mapping, id=str(row.id)) for row in conn.execute(query)]
+
+    @staticmethod
+    def check_message(text: str) -> str:
+        """The message as ``send`` would take it, or ``InvalidInput`` (to refuse a bad first message before a chat
+        is created for it)."""
+        return clean_text(text, limit=MAX_MESSAGE_CHARS)
 
     def send(self, identity, session_id: str, text: str) -> Iterator[dict]:
         """Check and save the student's message now (a refusal raises here, before anything is written), then
@@ -115,8 +128,7 @@ class Chats:
                                                                   db.tutor_sessions.c.kind == kind)).first()
         if row is None:
             raise NotFound("session_not_found")
-        if str(row.user_id) != identity.user_id:
-            raise Forbidden()
+        authorization.require_owner(identity, row.user_id)
         return row
 
     def _save_message(self, session_id: str, user_id: str, role: str, content: str) -> str:

@@ -23,14 +23,20 @@ import uuid
 
 import sqlalchemy as sa
 
-from ..errors import Forbidden, InsufficientCredits, InvalidInput, NotFound
-from ..platform import db
+from ..errors import InsufficientCredits, InvalidInput, NotFound
+from ..platform import authorization, db
 
 MAX_GRANT = 1000
 MAX_REASON_CHARS = 40
 
 
 class Credits:
+    """``tutor.credits``: balances and grants (the interface is ``core.interfaces.CreditsAPI``); ``debit`` and
+    ``refund`` are for the generation worker."""
+
+    max_grant = MAX_GRANT
+    max_reason_chars = MAX_REASON_CHARS
+
     def __init__(self, engine: sa.Engine, metrics=None):
         self.engine = engine
         self.metrics = metrics
@@ -59,8 +65,7 @@ class Credits:
         amount = _amount(amount)
         reason = _reason(reason)
         user_id = _user_id(user_id)
-        if identity.role == "student" or (identity.role == "teacher" and not self._teaches(identity.user_id, user_id)):
-            raise Forbidden()
+        authorization.require_student_manager(identity, user_id, self._teaches)
         with self.engine.begin() as conn:
             changed = conn.execute(db.users.update().where(db.users.c.id == user_id)
                                    .values(credits=db.users.c.credits + amount)).rowcount
@@ -109,9 +114,8 @@ class Credits:
         if user_id is None or user_id == identity.user_id:
             return identity.user_id
         user_id = _user_id(user_id)
-        if identity.role == "admin" or (identity.role == "teacher" and self._teaches(identity.user_id, user_id)):
-            return user_id
-        raise Forbidden()
+        authorization.require_student_manager(identity, user_id, self._teaches)
+        return user_id
 
     def _teaches(self, teacher_id: str, student_id: str) -> bool:
         """Whether ``student_id`` is a student in one of ``teacher_id``'s classes."""

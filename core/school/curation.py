@@ -16,21 +16,22 @@ import uuid
 
 import sqlalchemy as sa
 
-from ..content.answers import answer_from_json, validate_answer
-from ..content.canvas import render_svg
-from ..errors import AIError, Conflict, Forbidden, InvalidInput, NotFound
-from ..explaining.questions import canonical_form
-from ..platform import db
-from ..render import step_markdown
+from ..content.answers import STEP_TYPES, answer_from_json, validate_answer
+from ..content.questions import canonical_form
+from ..content.svg import render_svg
+from ..errors import AIError, Conflict, InvalidInput, NotFound
+from ..platform import authorization, db
 
-STAFF_ROLES = ("teacher", "admin")
 STATUSES = ("approved", "retired")
 SOURCES = ("library", "generated", "edited")
 STEP_FIELDS = ("title", "type", "content")
 
 
 class Curation:
-    """``tutor.curation``: the answer library as teachers and admins see and change it."""
+    """``tutor.curation``: the answer library as teachers and admins see and change it (the interface is
+    ``core.interfaces.CurationAPI``)."""
+
+    step_types = STEP_TYPES
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -43,7 +44,7 @@ class Curation:
         ``source``, ``status``, ``hits``, ``helpful``, ``ratings``, ``helpful_rate`` (``None`` if unrated),
         ``step_count``, ``version``, ``updated_at`` and ``question_hash``. ``search`` matches the question
         (also without accents or capitals) and the subject."""
-        _require_staff(identity)
+        authorization.require_staff(identity)
         a = db.ai_answers
         query = (_listing_query().order_by(a.c.hits.desc(), a.c.question, a.c.id).limit(limit))
         if status:
@@ -58,9 +59,9 @@ class Curation:
     def get(self, identity, answer_id: str) -> dict:
         """One answer: the fields of ``answers`` plus ``answer`` (an ``Answer``), ``total_duration``,
         ``steps`` (as JSON: the shape ``edit`` takes), ``model``, ``prompt_version`` and ``preview``:
-        per step, ``title``, ``type``, ``markdown`` (as the student's page shows it) and ``svg`` (that step's
-        whiteboard, or ``None`` without drawings)."""
-        _require_staff(identity)
+        per step, ``step`` (1-based), ``title``, ``type``, ``content`` and ``svg`` (that step's whiteboard, or
+        ``None`` without drawings)."""
+        authorization.require_staff(identity)
         a = db.ai_answers
         with self.engine.connect() as conn:
             row = conn.execute(_listing_query().add_columns(a.c.total_duration, a.c.model, a.c.prompt_version)
@@ -76,7 +77,7 @@ class Curation:
         """The answer's versions, oldest first: ``version``, ``action`` (created, edited, approved, retired),
         ``summary``, ``editor_id``, ``editor`` (name or email), ``status``, ``steps`` and ``created_at``. An
         answer never changed has one version: as it was created."""
-        _require_staff(identity)
+        authorization.require_staff(identity)
         answer_id = _answer_id(answer_id)
         v, u, a = db.answer_versions, db.users, db.ai_answers
         query = (sa.select(v.c.version, v.c.action, v.c.summary, v.c.editor_id, u.c.name, u.c.email, v.c.status,
@@ -103,7 +104,7 @@ class Curation:
         (``field`` says where: ``steps[2].content``) and writes nothing; an edit that changes nothing writes
         nothing. ``expected_version`` guards against overwriting someone else's newer edit (``Conflict``).
         ``total_duration`` (seconds) is kept unless given. Returns the answer as ``get`` does."""
-        _require_staff(identity)
+        authorization.require_staff(identity)
         new_steps = _validated_steps(steps, total_duration)
         with self.engine.begin() as conn:
             row = _locked(conn, answer_id, expected_version)
@@ -116,7 +117,7 @@ class Curation:
 
     def approve(self, identity, answer_id: str, *, expected_version: int | None = None) -> dict:
         """Make the answer the one the cache serves for its question, retiring the approved one if another is."""
-        _require_staff(identity)
+        authorization.require_staff(identity)
         a = db.ai_answers
         try:
             with self.engine.begin() as conn:
@@ -134,7 +135,7 @@ class Curation:
 
     def retire(self, identity, answer_id: str, *, expected_version: int | None = None) -> dict:
         """Stop serving the answer: the next ask of its question finds no approved answer and generates one."""
-        _require_staff(identity)
+        authorization.require_staff(identity)
         with self.engine.begin() as conn:
             row = _locked(conn, answer_id, expected_version)
             if row.status != "retired":
@@ -162,11 +163,6 @@ def describe_changes(old_steps: list[dict], new_steps: list[dict], old_duration:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
-
-def _require_staff(identity) -> None:
-    if identity.role not in STAFF_ROLES:
-        raise Forbidden()
-
 
 def _answer_id(value) -> str:
     try:
@@ -210,7 +206,7 @@ def _summary(row) -> dict:
 
 
 def _preview(number: int, step) -> dict:
-    return {"step": number, "title": step.title, "type": step.type, "markdown": step_markdown(step.content),
+    return {"step": number, "title": step.title, "type": step.type, "content": step.content,
             "svg": render_svg(step.canvas_commands) if step.canvas_commands else None}
 
 

@@ -13,60 +13,33 @@ or paused) and has had no activity for longer than ``TUTOR_SESSION_TTL``; either
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
 
 from ..errors import Forbidden, InvalidInput, NotFound
-from ..platform import db
+from ..platform import authorization, db
 from .accounts import Accounts, User
+from .frame_queries import (
+    UNFINISHED,
+    Scope,
+    UTCDate,
+    as_date,
+    frame_of,
+    is_uuid,
+    pauses_query,
+    pd,
+    per_day,
+    questions_query,
+    ratings_query,
+    sessions_query,
+    to_csv,
+    with_answers,
+)
 
-STAFF_ROLES = ("teacher", "admin")
-UNFINISHED = ("streaming", "paused")
 DAILY_KINDS = {"question_asked": "questions", "complete": "completed", "pause": "pauses", "error": "errors"}
 # How much each sign weighs in "needs help": repeating a question or giving up says more than one pause.
 HELP_WEIGHTS = {"pauses": 1, "repeated_questions": 2, "abandoned": 3, "unhelpful_ratings": 3}
-HELP_REASONS = {
-    "pauses": {"es": ("{n} pausa", "{n} pausas"), "en": ("{n} pause", "{n} pauses")},
-    "repeated_questions": {"es": ("{n} pregunta repetida", "{n} preguntas repetidas"),
-                           "en": ("{n} repeated question", "{n} repeated questions")},
-    "abandoned": {"es": ("{n} explicación abandonada", "{n} explicaciones abandonadas"),
-                  "en": ("{n} abandoned explanation", "{n} abandoned explanations")},
-    "unhelpful_ratings": {"es": ("{n} valoración negativa", "{n} valoraciones negativas"),
-                          "en": ("{n} “not helpful” rating", "{n} “not helpful” ratings")},
-}
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _LazyPandas:
-    """pandas, imported on first use, so the command line never pays its import time (about 1 s)."""
-
-    def __getattr__(self, name):
-        import pandas
-        return getattr(pandas, name)
-
-
-pd = _LazyPandas()
-
-
-class _UTCDate(sa.sql.expression.FunctionElement):
-    """The UTC calendar day of a timestamp column."""
-
-    type = sa.Date()
-    name = "utc_date"
-    inherit_cache = True
-
-
-@compiles(_UTCDate)
-def _utc_date(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)})"  # SQLite holds UTC already
-
-
-@compiles(_UTCDate, "postgresql")
-def _utc_date_postgresql(element, compiler, **kw):
-    return f"date(timezone('UTC', {compiler.process(element.clauses, **kw)}))"
 
 
 @dataclass(frozen=True)
@@ -80,42 +53,9 @@ class StudentDetail:
     ratings: pd.DataFrame
 
 
-@dataclass(frozen=True)
-class _Scope:
-    """A class and a half-open UTC interval ``[start, end)`` covering the requested days."""
-
-    class_id: str
-    first_day: dt.date
-    last_day: dt.date
-    language: str
-
-    @property
-    def start(self) -> dt.datetime:
-        return dt.datetime.combine(self.first_day, dt.time(), dt.timezone.utc)
-
-    @property
-    def end(self) -> dt.datetime:
-        return dt.datetime.combine(self.last_day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
-
-    @property
-    def members(self) -> sa.Select:
-        """The ids of the students in the class."""
-        m, u = db.memberships, db.users
-        return (sa.select(m.c.user_id).join(u, u.c.id == m.c.user_id)
-                .where(m.c.class_id == self.class_id, u.c.role == "student"))
-
-    def during(self, column) -> sa.ColumnElement[bool]:
-        return sa.and_(column >= self.start, column < self.end)
-
-    def events(self, *kinds: str) -> sa.ColumnElement[bool]:
-        """Events of the class's students in the range, of the given kinds (all kinds when none given)."""
-        e = db.events
-        where = sa.and_(e.c.user_id.in_(self.members), self.during(e.c.created_at))
-        return sa.and_(where, e.c.kind.in_(kinds)) if kinds else where
-
-
 class Frames:
-    """The teacher page's views. ``tutor.frames.kpis(identity, class_id, start, end)`` and so on."""
+    """The teacher page's views. ``tutor.frames.kpis(identity, class_id, start, end)`` and so on (the interface is
+    ``core.interfaces.FramesAPI``)."""
 
     def __init__(self, engine: sa.Engine, accounts: Accounts, *, session_ttl: int):
         self.engine = engine
@@ -153,18 +93,18 @@ class Frames:
         (who asked), ``completed``, ``pauses``, ``errors``."""
         scope = self._scope(identity, class_id, start, end)
         e = db.events
-        day = _UTCDate(e.c.created_at)
+        day = UTCDate(e.c.created_at)
         query = (sa.select(day.label("day"), e.c.kind, sa.func.count().label("n"),
                            sa.func.count(sa.distinct(e.c.user_id)).label("students"))
                  .where(scope.events(*DAILY_KINDS)).group_by(day, e.c.kind))
         with self.engine.connect() as conn:
-            counts = _frame(conn, query)
+            counts = frame_of(conn, query)
         counts["day"] = pd.to_datetime(counts["day"])
         days = pd.date_range(scope.first_day, scope.last_day, freq="D", name="day")
         result = pd.DataFrame(index=days)
         for kind, column in DAILY_KINDS.items():
-            result[column] = _per_day(counts, kind, "n", days)
-        result.insert(1, "students", _per_day(counts, "question_asked", "students", days))
+            result[column] = per_day(counts, kind, "n", days)
+        result.insert(1, "students", per_day(counts, "question_asked", "students", days))
         return result.reset_index()
 
     def top_questions(self, identity, class_id: str, start, end, *, limit: int = 20) -> pd.DataFrame:
@@ -179,8 +119,8 @@ class Frames:
                  .where(scope.events("question_asked")).group_by(e.c.question_hash)
                  .order_by(sa.func.count().desc(), e.c.question_hash).limit(limit))
         with self.engine.connect() as conn:
-            asked = _frame(conn, query)
-            described = _with_answers(conn, asked)
+            asked = frame_of(conn, query)
+            described = with_answers(conn, asked)
         described = described.sort_values(["asked", "students", "question"], ascending=[False, False, True])
         return described[["question", "subject", "asked", "students", "last_asked", "answer_id",
                           "question_hash"]].reset_index(drop=True)
@@ -199,7 +139,7 @@ class Frames:
                  .select_from(e.outerjoin(subjects, subjects.c.question_hash == e.c.question_hash))
                  .where(scope.events("question_asked")).group_by(subject))
         with self.engine.connect() as conn:
-            frame = _frame(conn, query)
+            frame = frame_of(conn, query)
         return frame.sort_values(["asked", "subject"], ascending=[False, True]).reset_index(drop=True)
 
     def struggle_points(self, identity, class_id: str, start, end) -> pd.DataFrame:
@@ -210,12 +150,12 @@ class Frames:
         e = db.events
         pauses = sa.select(e.c.question_hash, e.c.step, e.c.user_id).where(scope.events("pause"))
         with self.engine.connect() as conn:
-            marks = pd.concat([_frame(conn, pauses).assign(pauses=1, abandons=0),
+            marks = pd.concat([frame_of(conn, pauses).assign(pauses=1, abandons=0),
                                self._abandoned(conn, scope).assign(pauses=0, abandons=1)])
             marks["step"] = marks["step"].fillna(0).astype("int64")
             points = (marks.groupby(["question_hash", "step"], as_index=False)
                       .agg(pauses=("pauses", "sum"), abandons=("abandons", "sum"), students=("user_id", "nunique")))
-            points = _with_answers(conn, points)
+            points = with_answers(conn, points)
         points["step_title"] = [_step_title(steps, step) for steps, step in zip(points["steps"], points["step"])]
         points["total"] = points["pauses"] + points["abandons"]
         points = points.sort_values(["total", "students", "question", "step"], ascending=[False, False, True, True])
@@ -225,8 +165,9 @@ class Frames:
     def students_needing_help(self, identity, class_id: str, start, end) -> pd.DataFrame:
         """Students showing signs of difficulty, most worrying first: ``student_id``, ``name``, ``email``,
         ``pauses``, ``repeated_questions`` (asks beyond the first of the same question), ``abandoned``,
-        ``unhelpful_ratings``, ``score`` (weighted by ``HELP_WEIGHTS``) and ``reasons`` (readable, in the caller's
-        language). Students with no sign are left out."""
+        ``unhelpful_ratings``, ``score`` (weighted by ``HELP_WEIGHTS``) and ``reasons`` (the signs present, the
+        heaviest first: a tuple of column names such as ``("abandoned", "pauses")``). Students with no sign are left
+        out."""
         scope = self._scope(identity, class_id, start, end)
         e, r, u = db.events, db.ratings, db.users
         students = sa.select(u.c.id.label("student_id"), u.c.name, u.c.email).where(u.c.id.in_(scope.members))
@@ -239,15 +180,15 @@ class Frames:
                      .where(r.c.user_id.in_(scope.members), scope.during(r.c.created_at), r.c.helpful.is_(False))
                      .group_by(r.c.user_id))
         with self.engine.connect() as conn:
-            frame = _frame(conn, students)
+            frame = frame_of(conn, students)
             for query in (pauses, repeats, unhelpful):
-                frame = frame.merge(_frame(conn, query), on="student_id", how="left")
+                frame = frame.merge(frame_of(conn, query), on="student_id", how="left")
             abandoned = self._abandoned(conn, scope).groupby("user_id").size().rename("abandoned")
         frame = frame.merge(abandoned, left_on="student_id", right_index=True, how="left")
         signs = list(HELP_WEIGHTS)
         frame[signs] = frame[signs].fillna(0).astype("int64")
         frame["score"] = sum(frame[sign] * weight for sign, weight in HELP_WEIGHTS.items())
-        frame["reasons"] = [_reasons(row, scope.language) for row in frame[signs].to_dict("records")]
+        frame["reasons"] = [_reasons(row) for row in frame[signs].to_dict("records")]
         frame = frame[frame["score"] > 0].sort_values(["score", "name", "email"], ascending=[False, True, True])
         return frame[["student_id", "name", "email", *signs, "score", "reasons"]].reset_index(drop=True)
 
@@ -256,7 +197,7 @@ class Frames:
         ``question``, ``helpful``, ``comment``, ``answer_id``, ``session_id``."""
         scope = self._scope(identity, class_id, start, end)
         with self.engine.connect() as conn:
-            return _frame(conn, _ratings_query(scope))
+            return frame_of(conn, ratings_query(scope))
 
     def student_detail(self, identity, class_id: str, student_id: str, start, end) -> StudentDetail:
         """One student's sessions, questions, pauses and ratings in the range. ``Forbidden`` unless the student
@@ -264,41 +205,45 @@ class Frames:
         scope = self._scope(identity, class_id, start, end)
         student = self._member(scope, student_id)
         with self.engine.connect() as conn:
-            pauses = _frame(conn, _pauses_query(scope, student_id))
-            ratings = _frame(conn, _ratings_query(scope).where(db.ratings.c.user_id == student_id))
+            pauses = frame_of(conn, pauses_query(scope, student_id))
+            ratings = frame_of(conn, ratings_query(scope).where(db.ratings.c.user_id == student_id))
             abandoned = self._abandoned(conn, scope)
-            sessions = _session_details(_frame(conn, _sessions_query(scope, student_id)), pauses, ratings,
+            sessions = _session_details(frame_of(conn, sessions_query(scope, student_id)), pauses, ratings,
                                         abandoned[abandoned["user_id"] == student_id])
-            questions = _with_answers(conn, _frame(conn, _questions_query(scope, student_id)))
+            questions = with_answers(conn, frame_of(conn, questions_query(scope, student_id)))
         questions = questions.sort_values(["asked", "last_asked"], ascending=False)[
             ["question", "subject", "asked", "first_asked", "last_asked", "answer_id", "question_hash"]]
         return StudentDetail(student=student, sessions=sessions, questions=questions.reset_index(drop=True),
                              pauses=pauses, ratings=ratings)
 
+    @staticmethod
+    def csv(frame: pd.DataFrame) -> bytes:
+        """A view as a CSV download (see ``to_csv``)."""
+        return to_csv(frame)
+
     # --- shared pieces -------------------------------------------------------------------------------------------
 
-    def _scope(self, identity, class_id: str, start, end) -> _Scope:
+    def _scope(self, identity, class_id: str, start, end) -> Scope:
         """Check the caller may see the class, and turn the dates into a scope; ``Forbidden`` otherwise."""
-        if identity.role not in STAFF_ROLES:
-            raise Forbidden()
-        if not _is_uuid(class_id):
+        authorization.require_staff(identity)
+        if not is_uuid(class_id):
             raise NotFound()
         self.accounts.require_class_owner(_as_user(identity), class_id)
-        first_day, last_day = _as_date(start), _as_date(end)
+        first_day, last_day = as_date(start), as_date(end)
         if first_day > last_day:
             raise InvalidInput("invalid_input")
-        return _Scope(class_id=class_id, first_day=first_day, last_day=last_day, language=identity.language)
+        return Scope(class_id=class_id, first_day=first_day, last_day=last_day, language=identity.language)
 
-    def _member(self, scope: _Scope, student_id: str) -> dict:
+    def _member(self, scope: Scope, student_id: str) -> dict:
         u = db.users
         query = sa.select(u.c.id, u.c.name, u.c.email).where(u.c.id == student_id, u.c.id.in_(scope.members))
         with self.engine.connect() as conn:
-            row = conn.execute(query).first() if _is_uuid(student_id) else None
+            row = conn.execute(query).first() if is_uuid(student_id) else None
         if row is None:
             raise Forbidden()
         return {"student_id": str(row.id), "name": row.name, "email": row.email}
 
-    def _abandoned(self, conn: sa.Connection, scope: _Scope) -> pd.DataFrame:
+    def _abandoned(self, conn: sa.Connection, scope: Scope) -> pd.DataFrame:
         """Abandoned explanation sessions: ``session_id``, ``user_id``, ``question_hash``, ``step``."""
         e, s = db.events, db.tutor_sessions
         idle_since = db.utcnow() - dt.timedelta(seconds=self.session_ttl)
@@ -307,12 +252,12 @@ class Frames:
         left = (sa.select(s.c.id, s.c.user_id, s.c.question_hash, s.c.step)
                 .where(s.c.kind == "explanation", s.c.status.in_(UNFINISHED), s.c.user_id.in_(scope.members),
                        scope.during(s.c.created_at), s.c.updated_at < idle_since))
-        frame = _frame(conn, sa.union_all(explicit, left))
+        frame = frame_of(conn, sa.union_all(explicit, left))
         frame.columns = ["session_id", "user_id", "question_hash", "step"]
         once = frame[frame["session_id"].notna()].drop_duplicates("session_id")
         return pd.concat([once, frame[frame["session_id"].isna()]], ignore_index=True)
 
-    def _completion_times(self, conn: sa.Connection, scope: _Scope) -> pd.DataFrame:
+    def _completion_times(self, conn: sa.Connection, scope: Scope) -> pd.DataFrame:
         """Per explanation asked in the range, the seconds from asking to its end (NaN if it did not end)."""
         e = db.events
         asked = (sa.select(e.c.session_id, e.c.created_at.label("asked_at"))
@@ -320,88 +265,13 @@ class Frames:
         ended = (sa.select(e.c.session_id, sa.func.min(e.c.created_at).label("ended_at"))
                  .where(e.c.kind == "complete", e.c.session_id.in_(asked.with_only_columns(e.c.session_id)))
                  .group_by(e.c.session_id))
-        times = _frame(conn, asked).merge(_frame(conn, ended), on="session_id", how="left")
+        times = frame_of(conn, asked).merge(frame_of(conn, ended), on="session_id", how="left")
         times["seconds"] = (pd.to_datetime(times["ended_at"], utc=True)
                             - pd.to_datetime(times["asked_at"], utc=True)).dt.total_seconds()
         return times
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
-
-def to_csv(frame: pd.DataFrame) -> bytes:
-    """The frame as CSV in UTF-8 with a byte-order mark, so Excel opens accented text right. Text cells that a
-    spreadsheet would run as a formula (students type them) are prefixed with ``'``."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(_defuse)
-    return safe.to_csv(index=False).encode("utf-8-sig")
-
-
-def _defuse(value):
-    return "'" + value if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS) else value
-
-
-def _frame(conn: sa.Connection, query) -> pd.DataFrame:
-    result = conn.execute(query)
-    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
-
-
-def _per_day(counts: pd.DataFrame, kind: str, column: str, days: pd.DatetimeIndex) -> pd.Series:
-    series = counts[counts["kind"] == kind].set_index("day")[column]
-    return series.reindex(days, fill_value=0).astype("int64")
-
-
-def _with_answers(conn: sa.Connection, frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``question``, ``subject``, ``answer_id`` and ``steps`` from the answer library, preferring the approved
-    answer; a question without any answer keeps the text it was asked with (``asked_as``)."""
-    a = db.ai_answers
-    hashes = [h for h in frame["question_hash"].dropna().unique()]
-    query = (sa.select(a.c.question_hash, a.c.id.label("answer_id"), a.c.question.label("answer_question"),
-                       a.c.subject, a.c.steps)
-             .where(a.c.question_hash.in_(hashes))
-             .order_by(a.c.question_hash, (a.c.status == "approved").desc(), a.c.updated_at.desc()))
-    answers = _frame(conn, query).drop_duplicates("question_hash")
-    merged = frame.merge(answers, on="question_hash", how="left")
-    asked_as = merged["asked_as"] if "asked_as" in merged else pd.Series("", index=merged.index)
-    merged["question"] = merged["answer_question"].fillna(asked_as).fillna("")
-    merged["subject"] = merged["subject"].fillna("")
-    merged["answer_id"] = merged["answer_id"].astype(object).where(merged["answer_id"].notna(), None)
-    return merged
-
-
-def _ratings_query(scope: _Scope) -> sa.Select:
-    r, s, u = db.ratings, db.tutor_sessions, db.users
-    return (sa.select(r.c.created_at.label("rated_at"), u.c.id.label("student_id"), u.c.name, u.c.email,
-                      s.c.question, r.c.helpful, r.c.comment, r.c.answer_id, r.c.session_id)
-            .select_from(r.join(u, u.c.id == r.c.user_id).join(s, s.c.id == r.c.session_id))
-            .where(r.c.user_id.in_(scope.members), scope.during(r.c.created_at))
-            .order_by(r.c.created_at.desc(), u.c.email))
-
-
-def _sessions_query(scope: _Scope, student_id: str) -> sa.Select:
-    s = db.tutor_sessions
-    return (sa.select(s.c.id.label("session_id"), s.c.kind, s.c.title, s.c.question, s.c.status, s.c.step,
-                      s.c.position, s.c.created_at, s.c.updated_at.label("last_activity"))
-            .where(s.c.user_id == student_id, scope.during(s.c.created_at)).order_by(s.c.created_at.desc()))
-
-
-def _pauses_query(scope: _Scope, student_id: str) -> sa.Select:
-    e, s = db.events, db.tutor_sessions
-    return (sa.select(e.c.created_at.label("paused_at"), e.c.session_id, s.c.question, e.c.step,
-                      e.c.value.label("position"), e.c.question_hash)
-            .select_from(e.outerjoin(s, s.c.id == e.c.session_id))
-            .where(scope.events("pause"), e.c.user_id == student_id).order_by(e.c.created_at))
-
-
-def _questions_query(scope: _Scope, student_id: str) -> sa.Select:
-    e = db.events
-    return (sa.select(e.c.question_hash, sa.func.count().label("asked"),
-                      sa.func.max(e.c.data["question"].as_string()).label("asked_as"),
-                      sa.func.min(e.c.created_at).label("first_asked"),
-                      sa.func.max(e.c.created_at).label("last_asked"))
-            .where(scope.events("question_asked"), e.c.user_id == student_id).group_by(e.c.question_hash))
-
 
 def _session_details(sessions: pd.DataFrame, pauses: pd.DataFrame, ratings: pd.DataFrame,
                      abandoned: pd.DataFrame) -> pd.DataFrame:
@@ -420,37 +290,12 @@ def _step_title(steps, step: int) -> str:
     return ""
 
 
-def _reasons(counts: dict, language: str) -> str:
-    """Readable reasons, the heaviest first: ``"2 explicaciones abandonadas · 3 pausas"``."""
-    heaviest = sorted((sign for sign in HELP_WEIGHTS if counts[sign]),
-                      key=lambda sign: -counts[sign] * HELP_WEIGHTS[sign])
-    texts = []
-    for sign in heaviest:
-        one, many = HELP_REASONS[sign].get(language, HELP_REASONS[sign]["en"])
-        texts.append((one if counts[sign] == 1 else many).format(n=counts[sign]))
-    return " · ".join(texts)
+def _reasons(counts: dict) -> tuple[str, ...]:
+    """The signs present, the heaviest first: ``("abandoned", "pauses")``."""
+    return tuple(sorted((sign for sign in HELP_WEIGHTS if counts[sign]),
+                        key=lambda sign: -counts[sign] * HELP_WEIGHTS[sign]))
 
 
 def _as_user(identity) -> User:
     return User(id=identity.user_id, email=identity.email, name=identity.name, role=identity.role,
                 language=identity.language)
-
-
-def _as_date(value) -> dt.date:
-    """A calendar date from a ``date``, a ``datetime`` (its UTC date) or an ISO string."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).date() if value.tzinfo else value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput("invalid_input") from None
-
-
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-        return True
-    except ValueError:
-        return False

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..content.canvas import render_svg
-from ..errors import Forbidden, InvalidInput, NotFound
-from ..explaining.questions import clean_text
-from ..platform import db
+from ..content.questions import clean_text
+from ..content.svg import render_svg
+from ..errors import InvalidInput, NotFound
+from ..platform import authorization, db
 
 MAX_COMMENT_CHARS = 1000
 
 
 class History:
+    """``tutor.history``: the caller's past sessions (the interface is ``core.interfaces.HistoryAPI``)."""
+
     def __init__(self, engine: sa.Engine, explanations, chats, analytics):
         self.engine = engine
         self.explanations = explanations
@@ -89,6 +91,5 @@ class History:
             row = conn.execute(sa.select(db.tutor_sessions).where(db.tutor_sessions.c.id == session_id)).first()
         if row is None:
             raise NotFound("session_not_found")
-        if str(row.user_id) != identity.user_id:
-            raise Forbidden()
+        authorization.require_owner(identity, row.user_id)
         return row

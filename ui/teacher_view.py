@@ -1,14 +1,17 @@
 """Presentation helpers for the teacher page: numbers as text, chart labels, and the whiteboard editor's text.
 
-No Streamlit here and nothing that decides anything: every number comes from ``core.school.frames`` or
-``core.school.curation``; this module only turns values into what the page shows, and the editor's text back into
-the canvas-command list that ``Curation.edit`` validates.
+No Streamlit here and nothing that decides anything: every number comes from ``tutor.frames`` or
+``tutor.curation``; this module only turns values into what the page shows, and the editor's text back into the
+canvas-command list that ``Curation.edit`` validates.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
+
+from .render import file_stem
+from .texts import HELP_REASONS
 
 NOTHING = "—"
 
@@ -63,6 +66,16 @@ def shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
+def reasons_text(signs, counts, language: str) -> str:
+    """Why a student may need help, readable: ``2 explicaciones abandonadas · 3 pausas``. ``signs`` come from
+    ``Frames.students_needing_help`` (heaviest first) and ``counts`` is that student's row."""
+    texts = []
+    for sign in signs:
+        one, many = HELP_REASONS[sign].get(language, HELP_REASONS[sign]["en"])
+        texts.append((one if counts[sign] == 1 else many).format(n=int(counts[sign])))
+    return " · ".join(texts)
+
+
 def step_label(question: str, step: int, step_title: str, step_word: str, limit: int = 70) -> str:
     """A chart label for one step of a lesson: ``Pitágoras… · Paso 2: Los catetos``; step 0 (given up before the
     first step) has no title."""
@@ -109,7 +122,6 @@ def parse_commands(text: str) -> list[dict]:
 def csv_file_name(class_name: str, table: str, start, end, stem: str = "") -> str:
     """``4-b-top-questions-2025-03-01-2025-03-30.csv``: the class, the table (and whose, for one student's), the
     dates."""
-    from .render import file_stem
     parts = [file_stem(class_name, "class")]
     if stem:
         parts.append(file_stem(stem))

@@ -8,7 +8,7 @@ Safety contract (the pages rely on it):
 * ``step_markdown`` / ``message_markdown`` / ``plain_markdown`` return Markdown for ``st.markdown`` *without*
   ``unsafe_allow_html`` — Streamlit escapes any HTML in it, so the student's and the model's text stays inert;
 * ``ExplanationView.board_svg`` is the only markup meant for ``unsafe_allow_html=True``, and it comes from
-  ``core.content.canvas.render_svg``, which escapes every text and attribute.
+  ``core.render_svg``, which escapes every text and attribute.
 """
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .content.canvas import render_svg
-from .content.mathtext import safe_prefix, to_markdown_math
-from .platform.i18n import error_message, t
+from core import render_svg, safe_prefix, to_markdown_math
+from core.errors import TutorError
+
+from .texts import t
 
 # Markdown images would make the browser fetch any URL the model wrote: show them as text instead.
 _IMAGE = re.compile(r"!\[")
@@ -64,9 +65,9 @@ def progress_label(step: int, total_steps: int | None, seconds: float | None, la
 def event_error_message(data: dict, language: str) -> str:
     """The message of an ``error`` event in the interface language (the event's own text is in the session's)."""
     code = data.get("code") or "error"
-    translated = error_message(code, language)
+    translated = TutorError(code).message_for(language)
     if "{" in translated:  # a message that needs parameters the event does not carry
-        return data.get("message") or error_message("error", language)
+        return data.get("message") or TutorError().message_for(language)
     return translated
 
 
