@@ -76,6 +76,10 @@ WAITING_PHRASES: dict[str, tuple[str, ...]] = {
 
 TEXTS: dict[str, dict[str, str]] = {
     "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
+    "page_crashed": {"es": "Algo ha fallado al mostrar esta página. Vuelve a intentarlo; si se repite, indica esta "
+                           "referencia: {ref}.",
+                     "en": "Something went wrong while showing this page. Please try again; if it happens again, "
+                           "quote this reference: {ref}."},
     # --- the Streamlit pages (streamlit_app.py, pages/) ---
     "app_name": {"es": "Tutor", "en": "Tutor"},
     "page_login": {"es": "Entrar", "en": "Sign in"},
