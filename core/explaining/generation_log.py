@@ -3,7 +3,7 @@
 One append-only log per generation in the session store (``Store.append``/``Store.read``); its id is the
 generation's lock token. ``LogWriter`` (the generation thread) writes it, ``Source`` follows it. Entries::
 
-    {"type": "start", "index": i, "title": ..., "kind": "text"|"math", "text": ...}   step i begins, with its first words
+    {"type": "start", "index": i, "title": ..., "kind": "text"|"math", "text": ...}  step i begins, first words
     {"type": "text", "index": i, "text": ...}       more of step i's content
     {"type": "step", "index": i, "step": {...}}     step i is final: the validated step (content, canvas commands)
     {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s}
