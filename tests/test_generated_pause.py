@@ -236,3 +236,20 @@ def test_pause_and_resume_of_a_generated_answer_lose_and_repeat_nothing(make_tut
         seen += play(tutor, me, state["id"], after_chunks(k) if k else lambda *_: False)
     assert seen[-1]["event"] == "explanation_complete"
     assert text_of(seen) == whole_text(question)
+
+
+def test_a_bug_while_streaming_ends_the_session_with_an_error_not_a_crash(student, monkeypatch, caplog):
+    tutor, me = student
+    state = tutor.ask(me, QUESTION)
+
+    def broken(*args, **kwargs):  # a bug in the reader, injected
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("core.explaining.explanations.chunk_text", broken)
+    events = list(tutor.stream(me, state["id"]))
+    assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
+    assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+    monkeypatch.undo()
+    assert [s["status"] for s in tutor.history.sessions(me)] == ["error"]
+    assert tutor.snapshot(me, state["id"])["status"] == "error" and list(tutor.stream(me, state["id"])) == []
+    tutor.generations.wait()
