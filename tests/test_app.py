@@ -426,3 +426,23 @@ def test_history_is_empty_for_a_new_user(tutor):
     at = signed_in("bob@example.org")
     at.switch_page("app_pages/history.py").run()
     assert at.info[0].value == "Nothing here yet. Ask your first question."
+
+
+# --- the error boundary -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("email, words", [("ana@example.org", "Algo ha fallado"),
+                                          ("bob@example.org", "Something went wrong")])
+def test_an_unexpected_error_in_a_page_is_a_friendly_message_with_a_logged_reference(tutor, monkeypatch, caplog,
+                                                                                      email, words):
+    def broken(*args, **kwargs):  # a bug in core, injected: what any unexpected exception looks like to a page
+        raise RuntimeError("boom")
+
+    at = signed_in(email)
+    monkeypatch.setattr("core.school.history.History.sessions", broken)
+    at.switch_page("app_pages/history.py").run()
+    assert not at.exception
+    [message] = errors(at)
+    assert words in message and "boom" not in message and "Traceback" not in message
+    ref = message.rstrip(".").split()[-1]
+    [record] = [r for r in caplog.records if f"ref {ref}" in r.getMessage()]
+    assert record.exc_info and "boom" in str(record.exc_info[1])

@@ -353,3 +353,30 @@ def test_chat_stop_keeps_the_reply_as_far_as_it_got(server, context):
     time.sleep(1.0)  # stopped for good: nothing more arrives
     assert tutor.chats.history(me, chat_id)[1]["content"] == saved
     assert plain_tail(saved, 2) in assistant.inner_text()
+
+
+def test_pause_reload_resume_while_the_model_is_still_writing(server, context, dialogs):
+    base, tutor = server
+    page = context.new_page()
+    sign_in(page, base, "ana@example.org")
+    ask(page, "¿Qué es la energía cinética de rotación?")
+    session_id = session_of(page)
+    me = identity(tutor, "ana@example.org")
+    page.wait_for_function("s => (document.querySelector(s)?.innerText || '').length > 40", arg=key("step_1"))
+    page.locator(key("pause") + " button").click()
+    page.locator(key("resume") + " button").wait_for()
+    paused = tutor.snapshot(me, session_id)
+    assert paused["status"] == "paused" and paused["answer_id"] is None  # the model was still writing
+    paused_text = explanation_text(page)
+
+    page.reload()
+    page.locator(key("resume") + " button").wait_for()
+    assert explanation_text(page) == paused_text
+    page.locator(key("resume") + " button").click()
+    page.locator(key("rate_submit") + " button").wait_for(timeout=60_000)
+    done = tutor.snapshot(me, session_id)
+    cached = tutor.cache.get(done["answer_id"])
+    assert done["status"] == "complete"
+    assert [s["text"] for s in done["steps"]] == [s.content for s in cached.answer.steps]
+    assert plain_tail(cached.answer.steps[-1].content) in explanation_text(page)
+    assert dialogs == []

@@ -11,9 +11,11 @@ cookie matches, then not at all). The token is verified with ``tutor.identity`` 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import streamlit as st
@@ -33,6 +35,7 @@ PAGE_ICONS = {"login": ":material/login:", "ask": ":material/lightbulb:", "chat"
 _KEEP_ON_SIGN_OUT = ("reader", "lang", "dead_cookie", "notice")
 
 _SETTING_NAMES = frozenset(s.name for s in SETTINGS)
+log = logging.getLogger("ui")
 
 
 # --- the tutor -------------------------------------------------------------------------------------------------
@@ -193,6 +196,28 @@ def _is_https() -> bool:
     except Exception:
         return False
     return isinstance(url, str) and url.startswith("https://")
+
+
+# --- the error boundary ------------------------------------------------------------------------------------------
+
+@contextmanager
+def error_boundary():
+    """Around a whole run: a ``TutorError`` shows its own message; anything unexpected shows a friendly message
+    with a short reference id, logged with the traceback, so no traceback ever reaches a page. (Streamlit's
+    ``st.stop``/``st.rerun``/``st.switch_page`` are not ``Exception``s and pass through.)"""
+    try:
+        yield
+    except TutorError as error:
+        st.error(error.message_for(_language_now()), icon=":material/error:")
+    except Exception:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("page failed [ref %s]", ref)
+        st.error(t("page_crashed", _language_now(), ref=ref), icon=":material/error:")
+
+
+def _language_now() -> str:
+    language = st.session_state.get("lang") or _browser_language()
+    return language if language in LANGUAGES else "es"
 
 
 # --- navigation and the sidebar ----------------------------------------------------------------------------------

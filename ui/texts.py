@@ -11,6 +11,10 @@ from typing import Any
 TEXTS: dict[str, dict[str, str]] = {
     # --- every page (ui/app.py, app_pages/) ---
     "app_name": {"es": "Tutor", "en": "Tutor"},
+    "page_crashed": {"es": "Algo ha fallado al mostrar esta página. Vuelve a intentarlo; si se repite, indica esta "
+                           "referencia: {ref}.",
+                     "en": "Something went wrong while showing this page. Please try again; if it happens again, "
+                           "quote this reference: {ref}."},
     "page_login": {"es": "Entrar", "en": "Sign in"},
     "page_ask": {"es": "Preguntar", "en": "Ask"},
     "page_chat": {"es": "Chat", "en": "Chat"},

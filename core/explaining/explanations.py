@@ -14,20 +14,19 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Iterator
 
 import sqlalchemy as sa
 
 from ..content import questions
-from ..content.answers import Step
 from ..content.mathtext import chunk_text
-from ..errors import AIError, NotFound, StoreError
+from ..errors import AIError, NotFound, StoreError, TutorError
 from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t, waiting_phrases
 from ..platform.metrics import Metrics
 from ..platform.store import COMPLETE, PAUSED, STREAMING
-from .generation import Generations, lock_name
+from .generation import Generations
+from .generation_log import Source, lock_name
 
 log = logging.getLogger(__name__)
 WAITING_EVERY_S = 1.5
@@ -37,48 +36,6 @@ POLL_MS = 200
 
 def event(name: str, **data) -> dict:
     return {"event": name, "data": data}
-
-
-@dataclass
-class _Source:
-    """The steps of the answer a session reads: all at once from the cache, or growing from a generation log.
-
-    A generation's error is kept, not raised, when it is read: the reader still delivers the steps published before
-    it and raises it only when it needs a step that will never come (``raise_if_failed``)."""
-
-    steps: list[Step]
-    finished: bool
-    total_duration: int | None
-    answer_id: str | None = None
-    log_id: str | None = None
-    lock: str | None = None
-    seen: int = 0
-    error: AIError | None = None
-
-    def offset(self, step: int) -> int:
-        return sum(len(s.content) for s in self.steps[:step - 1])
-
-    def poll(self, store, block_ms: int) -> None:
-        for seq, entry in store.read(self.log_id, self.seen, block_ms):
-            self.seen = seq
-            if entry["type"] == "step":
-                self.steps.append(Step(**entry["step"]))
-            elif entry["type"] == "done":
-                self.finished, self.answer_id = True, entry["answer_id"]
-                self.total_duration = entry["total_duration"]
-            elif entry["type"] == "error":
-                self.error = AIError(entry["code"], **entry.get("params", {}))
-
-    def raise_if_failed(self, store) -> None:
-        """Raise the generation's error; or ``ai_failed`` if it died without one (its process was killed): its lock
-        is no longer held by it and its log has no end. The end is logged before the lock is released, so one
-        more read after seeing the lock gone tells a dead generation from one that just finished."""
-        if self.error is None and self.lock and store.holder(self.lock) != self.log_id:
-            self.poll(store, 0)
-            if self.error is None and not self.finished:
-                self.error = AIError("ai_failed")
-        if self.error is not None:
-            raise self.error
 
 
 class Explanations:
@@ -179,15 +136,13 @@ class Explanations:
         state = self.state(identity, session_id)
         try:
             source = self._source(state)
-            if not source.finished:
-                source.poll(self.store, 0)
         except AIError:
-            source = _Source(steps=[], finished=False, total_duration=None)
+            source = Source.empty()
         steps, offset = [], 0
         for number, step in enumerate(source.steps[:state["step"]], start=1):
             reached = max(0, min(len(step.content), state["position"] - offset))
             steps.append({"step": number, "title": step.title, "type": step.type, "text": step.content[:reached],
-                          "complete": reached == len(step.content),
+                          "complete": source.is_final(number) and reached == len(step.content),
                           "commands": [c for c in step.canvas_commands if c.get("at_char", 0) <= reached]})
             offset += len(step.content)
         with self.engine.connect() as conn:
@@ -222,17 +177,30 @@ class Explanations:
             except AIError as error:
                 self._fail(state, error)
                 yield error.to_event(language)
+            except TutorError:
+                raise
+            except Exception:  # a bug: end this session with an error, so reopening it shows that, not a crash
+                log.exception("explanation %s crashed", session_id)
+                error = AIError("ai_failed")
+                self._fail(state, error)
+                yield error.to_event(language)
 
-    def _source(self, state: dict) -> _Source:
+    def _source(self, state: dict) -> Source:
+        """The answer a session reads: its stored answer; else the log of the generation writing it (the one this
+        session started on, or after a rebuild from the database the one holding the question's lock); else the
+        answer that generation stored. ``ai_failed`` when there is nothing to read (the generation failed)."""
         answer_id = state.get("answer_id")
-        if not answer_id and state.get("generation_id"):
-            return _Source(steps=[], finished=False, total_duration=None, log_id=state["generation_id"],
-                           lock=lock_name(state["question_hash"]))
+        lock = lock_name(state["question_hash"])
+        generation = None if answer_id else state.get("generation_id") or self.store.holder(lock)
+        if generation:
+            source = Source.following(generation, state["question_hash"])
+            source.poll(self.store, 0)
+            if source.seen or self.store.holder(lock) == generation:
+                return source
         cached = self.cache.get(answer_id) if answer_id else self.cache.lookup(state["question_hash"])
         if cached is None:
             raise AIError("ai_failed")
-        return _Source(steps=list(cached.answer.steps), finished=True,
-                       total_duration=cached.answer.total_duration, answer_id=cached.id)
+        return Source.of_answer(cached.answer, cached.id)
 
     def _fail(self, state: dict, error: AIError) -> None:
         failed = self.store.set_status(state["id"], "error", expect=None, ttl=self.settings.session_ttl)
@@ -274,9 +242,13 @@ class Explanations:
 
 
 class _Reader:
-    """One pass of the paced event loop for one reader."""
+    """One pass of the paced event loop for one reader.
 
-    def __init__(self, explanations: Explanations, state: dict, source: _Source, reader: str):
+    A step still being written is read as far as its text has grown; the reader then waits for more (never
+    reading past what exists), so a pause, a reload or another process can cut in anywhere. Canvas commands come
+    with the final step: those whose ``at_char`` the reader has already passed are drawn at once."""
+
+    def __init__(self, explanations: Explanations, state: dict, source: Source, reader: str):
         self.x = explanations
         self.store = explanations.store
         self.settings = explanations.settings
@@ -284,6 +256,7 @@ class _Reader:
         self.source = source
         self.reader = reader
         self.step, self.position = int(state["step"]), int(state["position"])
+        self.drawn = self._reached() if self.step and source.is_final(self.step) else -1
         self.phrases = waiting_phrases(state["language"])
         self.last_saved = time.monotonic()
         self.sent_chunk = False
@@ -297,7 +270,7 @@ class _Reader:
 
     def _play(self) -> Iterator[dict]:
         if self.step == 0:
-            yield from self._wait_for(1)
+            yield from self._wait_for_step(1)
             if not self._move(1, 0):
                 yield from self._stopped()
                 return
@@ -314,7 +287,7 @@ class _Reader:
                 return
             if delivered:
                 yield event("step_complete", step=self.step)
-            yield from self._wait_for(self.step + 1)
+            yield from self._wait_for_step(self.step + 1)
             if len(self.source.steps) <= self.step:
                 yield from self._complete()
                 return
@@ -324,23 +297,42 @@ class _Reader:
             yield from self._step_start(self.step)
 
     def _chunks(self):
-        """Send the rest of the current step. True if its final chunk went out now, False if it had already,
-        None if the reader was stopped."""
-        content = self.source.steps[self.step - 1].content
-        start = self.source.offset(self.step)
-        commands = self.source.steps[self.step - 1].canvas_commands
+        """Send the rest of the current step, as it grows. True if its final chunk went out now, False if it had
+        already, None if the reader was stopped."""
         delivered = False
-        for a, b in chunk_text(content, self.settings.chunk_size, self.position - start):
-            self._pace()
-            if not self._move(self.step, start + b):
-                return None
-            delivered = b == len(content)
-            yield event("content_chunk", step=self.step, chunk=content[a:b], position=start + b, is_final=delivered)
-            for command in commands:
-                if a < command.get("at_char", 0) <= b:
-                    yield event("canvas_command", step=self.step, command=command)
-            self._maybe_save()
-        return delivered
+        while True:
+            yield from self._wait(self._more_text, phrases=False)
+            step, final = self.source.steps[self.step - 1], self.source.is_final(self.step)
+            start = self.source.offset(self.step)
+            for a, b in chunk_text(step.content, self.settings.chunk_size, self.position - start):
+                self._pace()
+                if not self._move(self.step, start + b):
+                    return None
+                delivered = final and b == len(step.content)
+                yield event("content_chunk", step=self.step, chunk=step.content[a:b], position=start + b,
+                            is_final=delivered)
+                if final:
+                    yield from self._draw(step)
+                self._maybe_save()
+            if final:
+                yield from self._draw(step)
+                return delivered
+
+    def _more_text(self) -> bool:
+        """Whether the current step has text beyond the cursor, or is final."""
+        return len(self.source.steps) >= self.step and (self.source.is_final(self.step) or self._reached() < len(
+            self.source.steps[self.step - 1].content))
+
+    def _reached(self) -> int:
+        return self.position - self.source.offset(self.step)
+
+    def _draw(self, step):
+        """The current step's canvas commands the reader has passed and not drawn yet."""
+        reached = self._reached()
+        for command in step.canvas_commands:
+            if self.drawn < command.get("at_char", 0) <= reached:
+                yield event("canvas_command", step=self.step, command=command)
+        self.drawn = max(self.drawn, reached)
 
     def _pace(self) -> None:
         delay = self.settings.chunk_delay_ms / 1000
@@ -348,11 +340,16 @@ class _Reader:
             time.sleep(delay)
         self.sent_chunk = True
 
-    def _wait_for(self, step: int):
+    def _wait_for_step(self, step: int):
+        yield from self._wait(lambda: len(self.source.steps) >= step, phrases=True)
+
+    def _wait(self, ready, *, phrases: bool):
+        """Follow the generation until ``ready()``, it ends, or it fails (raised); between steps, say something
+        every few seconds so the student knows the tutor is still writing."""
         last_phrase = None
-        while len(self.source.steps) < step and not self.source.finished:
+        while not ready() and not self.source.finished:
             self.source.raise_if_failed(self.store)
-            if last_phrase is None or time.monotonic() - last_phrase >= WAITING_EVERY_S:
+            if phrases and (last_phrase is None or time.monotonic() - last_phrase >= WAITING_EVERY_S):
                 last_phrase = time.monotonic()
                 yield event("waiting_phrase", message=next(self.phrases))
             self.source.poll(self.store, POLL_MS)
@@ -360,9 +357,9 @@ class _Reader:
     def _step_start(self, step: int):
         current = self.source.steps[step - 1]
         yield event("step_start", step=step, title=current.title, type=current.type)
-        for command in current.canvas_commands:
-            if command.get("at_char", 0) == 0:
-                yield event("canvas_command", step=step, command=command)
+        self.drawn = -1
+        if self.source.is_final(step):
+            yield from self._draw(current)
 
     def _move(self, step: int, position: int) -> bool:
         moved = self.store.advance(self.state["id"], self.reader, self.step, self.position, step, position,
@@ -394,6 +391,5 @@ class _Reader:
                     steps_completed=len(self.source.steps))
 
 
-def _estimate(source: _Source) -> int:
+def _estimate(source: Source) -> int:
     return max(5, round(sum(len(s.content) for s in source.steps) * 0.15)) if source.steps else 60
-

@@ -1,12 +1,8 @@
 """Single-flight generation: one provider call per uncached question, across processes.
 
-The process that wins the lock ``gen:<question hash>`` runs the model in a background thread and appends each
-step to the generation's event log as soon as it is final in the partial parse; every asker (this process or
-another) follows that log. Log entries::
-
-    {"type": "step", "index": i, "step": {...}}      a validated step, in order
-    {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s}
-    {"type": "error", "code": ...}
+The process that wins the lock ``gen:<question hash>`` runs the model in a background thread and writes what the
+model has written so far to the generation's log (``generation_log``): the text of the step being written as it
+grows, each step once final, then the end or the error. Every asker (this process or another) follows that log.
 
 The answer is cached only when the whole of it is valid; a failure caches nothing. The asker whose ask starts
 the provider call pays one credit (``core.school.credits``), refunded if the generation fails.
@@ -17,21 +13,15 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import asdict
-
-from ..content.answers import Answer, AnswerSchema, Step, estimate_duration, validate_answer, validate_step
+from ..content.answers import Answer, AnswerSchema, estimate_duration, validate_answer
 from ..errors import AIError, TutorError
+from .generation_log import LogWriter, lock_name
 from .models import LANGUAGE_NAMES, Model, load_prompt
 
 log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "explain-v1"
 LOCK_TTL_MS = 30_000  # default of TUTOR_GENERATION_LOCK_MS
-LOG_TTL_S = 3600
-
-
-def lock_name(question_hash: str) -> str:
-    return f"gen:{question_hash}"
 
 
 class Generations:
@@ -90,34 +80,31 @@ class Generations:
     def run(self, question, token: str, user_id: str | None = None, paid: bool = False) -> None:
         heartbeat = _Heartbeat(self.store, lock_name(question.hash), token, self.lock_ms)
         started = time.monotonic()
+        writer = LogWriter(self.store, token)
         try:
-            answer, usage = self._generate(question, token)
+            answer, usage = self._generate(question, writer)
             answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION)
         except Exception as error:
-            self._failed(question, token, user_id, paid, error)
+            self._failed(question, writer, user_id, paid, error)
         else:
             self.analytics.record("generation", user_id=user_id, question_hash=question.hash,
                                   value=time.monotonic() - started, **usage)
-            self._publish(token, {"type": "done", "answer_id": answer_id, "total_steps": len(answer.steps),
-                                  "total_duration": answer.total_duration})
+            self._quietly(writer.done, answer_id, answer.total_duration)
         finally:
             heartbeat.stop()
             self._quietly(self.store.release, lock_name(question.hash), token)
 
-    def _failed(self, question, token: str, user_id: str | None, paid: bool, error: Exception) -> None:
+    def _failed(self, question, writer: LogWriter, user_id: str | None, paid: bool, error: Exception) -> None:
         """Refund the asker, record the error, then tell the readers (so they see the refund already done)."""
         if isinstance(error, AIError):
-            log.warning("generation %s failed: %s", token[:8], error.code)
+            log.warning("generation %s failed: %s", writer.log_id[:8], error.code)
         else:
-            log.exception("generation %s crashed", token[:8], exc_info=error)
+            log.exception("generation %s crashed", writer.log_id[:8], exc_info=error)
             error = AIError("ai_failed")
         if paid:
             self._quietly(self.credits.refund, user_id, question.hash)
         self.analytics.record("error", user_id=user_id, question_hash=question.hash, code=error.code)
-        self._publish(token, {"type": "error", "code": error.code, "params": _plain(error.params)})
-
-    def _publish(self, token: str, entry: dict) -> None:
-        self._quietly(self.store.append, token, entry, LOG_TTL_S)
+        self._quietly(writer.error, error)
 
     @staticmethod
     def _quietly(action, *args) -> None:
@@ -128,35 +115,30 @@ class Generations:
         except Exception:
             log.exception("generation clean-up step %s failed", getattr(action, "__name__", action))
 
-    def _generate(self, question, token: str) -> tuple[Answer, dict]:
+    def _generate(self, question, writer: LogWriter) -> tuple[Answer, dict]:
         messages = [{"role": "system", "content": load_prompt(PROMPT_VERSION, language_name=LANGUAGE_NAMES[
                         question.language])},
                     {"role": "user", "content": question.text}]
-        published: list[Step] = []
         try:
-            return self._stream_steps(messages, published, token)
+            return self._stream_steps(messages, writer)
         except AIError as error:
             if error.code != "ai_invalid_output":
                 raise
             log.info("repairing answer: %s", error.params.get("reason"))
             repair = {"role": "user", "content": load_prompt("repair-v1", reason=error.params.get("reason", ""))}
-            return self._stream_steps(messages + [repair], published, token)
+            writer.close_growing()  # what readers saw stays; the repaired answer supplies the steps after it
+            return self._stream_steps(messages + [repair], writer)
 
-    def _stream_steps(self, messages, published: list[Step], token: str) -> tuple[Answer, dict]:
-        """Publish steps beyond ``len(published)`` as they become final; return the whole validated answer."""
+    def _stream_steps(self, messages, writer: LogWriter) -> tuple[Answer, dict]:
+        """Send the answer to the log as the model writes it; return the whole validated answer."""
         for chunk in self.model.stream(messages, schema=AnswerSchema):
-            steps = (chunk.parsed or {}).get("steps") or []
-            final = len(steps) if chunk.done else len(steps) - 1
-            for index in range(len(published), final):
-                step, _dropped = validate_step(steps[index], index + 1)
-                published.append(step)
-                self.store.append(token, {"type": "step", "index": index, "step": asdict(step)}, LOG_TTL_S)
+            writer.follow((chunk.parsed or {}).get("steps") or [], chunk.done)
             if chunk.done:
                 answer, _ = validate_answer(chunk.parsed)
-                if len(published) > len(answer.steps):
+                if len(writer.steps) > len(answer.steps):
                     raise AIError("ai_invalid_output", reason="the repaired answer is shorter")
-                duration = answer.total_duration or estimate_duration(published)
-                return Answer(steps=tuple(published), total_duration=duration), chunk.usage
+                duration = answer.total_duration or estimate_duration(writer.steps)
+                return Answer(steps=tuple(writer.steps), total_duration=duration), chunk.usage
         raise AIError("ai_failed")
 
 
@@ -178,6 +160,3 @@ class _Heartbeat:
     def stop(self):
         self._stop.set()
 
-
-def _plain(params: dict) -> dict:
-    return {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v) for k, v in params.items()}

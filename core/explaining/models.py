@@ -1,8 +1,9 @@
 """AI models: one base class with one generator method, and the OpenAI-compatible implementation.
 
 A model turns a list of chat messages into a stream of ``Chunk``s. With a ``schema`` (a pydantic model) every
-chunk carries the partial parse of the structured answer so far; the last chunk (``done``) carries the validated
-final object. Without one, chunks carry text deltas. Provider failures become ``AIError`` with a code.
+chunk carries the partial parse of the structured answer so far, unfinished strings included (so the text being
+written can be shown as it grows); the last chunk (``done``) carries the validated final object. Without one,
+chunks carry text deltas. Provider failures become ``AIError`` with a code.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Iterator
 
+import jiter
 import openai
 from pydantic import BaseModel
 
@@ -80,8 +82,10 @@ class OpenAIModel(Model):
         with self.client.chat.completions.stream(model=self.name, messages=messages, response_format=schema,
                                                  stream_options={"include_usage": True}) as stream:
             for event in stream:
-                if event.type == "content.delta" and isinstance(event.parsed, dict):
-                    yield Chunk(parsed=event.parsed)
+                if event.type == "content.delta" and event.snapshot.strip():
+                    partial = jiter.from_json(event.snapshot.encode(), partial_mode="trailing-strings")
+                    if isinstance(partial, dict):
+                        yield Chunk(parsed=partial)
             completion = stream.get_final_completion()
         parsed = completion.choices[0].message.parsed
         if parsed is None:
