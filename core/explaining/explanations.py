@@ -15,7 +15,8 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Iterator
+from functools import partial
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -52,6 +53,7 @@ class _Source:
     answer_id: str | None = None
     log_id: str | None = None
     lock: str | None = None
+    on_dead: Callable[[], object] | None = None  # refunds a generation found dead
     seen: int = 0
     error: AIError | None = None
 
@@ -77,6 +79,8 @@ class _Source:
             self.poll(store, 0)
             if self.error is None and not self.finished:
                 self.error = AIError("ai_failed")
+                if self.on_dead is not None:
+                    self.on_dead()
         if self.error is not None:
             raise self.error
 
@@ -228,7 +232,9 @@ class Explanations:
         answer_id = state.get("answer_id")
         if not answer_id and state.get("generation_id"):
             return _Source(steps=[], finished=False, total_duration=None, log_id=state["generation_id"],
-                           lock=lock_name(state["question_hash"]))
+                           lock=lock_name(state["question_hash"]),
+                           on_dead=partial(self.generations.refund_dead, state["question_hash"],
+                                           state["generation_id"]))
         cached = self.cache.get(answer_id) if answer_id else self.cache.lookup(state["question_hash"])
         if cached is None:
             raise AIError("ai_failed")

@@ -9,7 +9,9 @@ another) follows that log. Log entries::
     {"type": "error", "code": ...}
 
 The answer is cached only when the whole of it is valid; a failure caches nothing. The asker whose ask starts
-the provider call pays one credit (``core.school.credits``), refunded if the generation fails.
+the provider call pays one credit (``core.school.credits``), refunded if the generation fails — by its own thread,
+or, if its process died, by whoever finds its lock expired with no end in its log: a reader following it, or the
+next asker of the question (each start is noted in the log ``gens:<question hash>``).
 """
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ def lock_name(question_hash: str) -> str:
     return f"gen:{question_hash}"
 
 
+def starts_log(question_hash: str) -> str:
+    return f"gens:{question_hash}"
+
+
 class Generations:
     def __init__(self, store, cache, model: Model | None, analytics, *, credits=None, lock_ms: int = LOCK_TTL_MS):
         self.store = store
@@ -55,6 +61,7 @@ class Generations:
                 if cached:
                     self.store.release(lock_name(question.hash), token)
                     return "cached", cached.id
+                self._refund_dead_ones(question.hash)
                 paid = self._pay(question, token, user_id)
                 self._spawn(question, token, user_id, paid)
                 return "generating", token
@@ -71,11 +78,30 @@ class Generations:
         for thread in list(self._threads):
             thread.join(timeout)
 
-    def _pay(self, question, token: str, user_id: str | None) -> bool:
-        if self.credits is None or user_id is None:
+    def refund_dead(self, question_hash: str, token: str) -> bool:
+        """Refund the asker of generation ``token``, found dead (its lock expired, its log has no end), unless its
+        answer got cached after all. At most once per generation; never raises (a failure is logged)."""
+        if self.credits is None:
             return False
         try:
-            self.credits.debit(user_id, question.hash)
+            return self.cache.lookup(question_hash) is None and self.credits.refund_dead(token)
+        except Exception:
+            log.exception("could not refund dead generation %s", token[:8])
+            return False
+
+    def _refund_dead_ones(self, question_hash: str) -> None:
+        """Holding the question's lock, so none of its earlier generations is alive: refund those that never ended."""
+        for _, started in self.store.read(starts_log(question_hash)):
+            ends = [e for _, e in self.store.read(started["generation"]) if e["type"] in ("done", "error")]
+            if not ends:
+                self.refund_dead(question_hash, started["generation"])
+
+    def _pay(self, question, token: str, user_id: str | None) -> bool:
+        try:
+            self.store.append(starts_log(question.hash), {"type": "started", "generation": token}, LOG_TTL_S)
+            if self.credits is None or user_id is None:
+                return False
+            self.credits.debit(user_id, question.hash, token)
         except TutorError:
             self.store.release(lock_name(question.hash), token)
             raise
@@ -112,7 +138,7 @@ class Generations:
             log.exception("generation %s crashed", token[:8], exc_info=error)
             error = AIError("ai_failed")
         if paid:
-            self._quietly(self.credits.refund, user_id, question.hash)
+            self._quietly(self.credits.refund, user_id, question.hash, token)
         self.analytics.record("error", user_id=user_id, question_hash=question.hash, code=error.code)
         self._publish(token, {"type": "error", "code": error.code, "params": _plain(error.params)})
 
