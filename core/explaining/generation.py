@@ -90,15 +90,19 @@ class Generations:
             return False
 
     def _refund_dead_ones(self, question_hash: str) -> None:
-        """Holding the question's lock, so none of its earlier generations is alive: refund those that never ended."""
+        """Holding the question's lock, so none of its earlier generations is alive: refund those that never ended.
+        Only those started less than ``LOG_TTL_S`` ago, whose logs cannot have expired yet."""
         for _, started in self.store.read(starts_log(question_hash)):
+            if started["at"] < time.time() - LOG_TTL_S:
+                continue
             ends = [e for _, e in self.store.read(started["generation"]) if e["type"] in ("done", "error")]
             if not ends:
                 self.refund_dead(question_hash, started["generation"])
 
     def _pay(self, question, token: str, user_id: str | None) -> bool:
         try:
-            self.store.append(starts_log(question.hash), {"type": "started", "generation": token}, LOG_TTL_S)
+            self.store.append(starts_log(question.hash), {"type": "started", "generation": token, "at": time.time()},
+                              LOG_TTL_S)
             if self.credits is None or user_id is None:
                 return False
             self.credits.debit(user_id, question.hash, token)
