@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,43 @@ def test_concurrent_asks_spend_exactly_the_balance(make_tutor, backend, ai):
     assert results.count(None) == 4
     assert tutor.credits.balance(ana) == 0 == ledger_sum(tutor, ana.user_id)
 
+
+
+def test_a_dead_generation_is_refunded_once_however_many_notice_it(make_tutor, backend):
+    tutor = make_tutor(**backend)
+    ana = register(tutor, "ana@example.org")
+    generation, question_hash = uuid.uuid4().hex, "a" * 64
+    tutor.credits.debit(ana.user_id, question_hash, generation)
+    start, refunded = threading.Barrier(8), []
+
+    def notice():
+        start.wait()
+        refunded.append(tutor.credits.refund_dead(generation))
+
+    threads = [threading.Thread(target=notice) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(refunded) == [False] * 7 + [True]
+    assert tutor.credits.balance(ana) == 10 == ledger_sum(tutor, ana.user_id)
+    latest = tutor.credits.ledger(ana)[0]
+    assert (latest["delta"], latest["reason"], latest["question_hash"]) == (1, "refund_lock_expired", question_hash)
+    # its own thread failing late does not refund it again; an unknown or unpaid generation refunds nothing
+    assert tutor.credits.refund(ana.user_id, question_hash, generation) is False
+    assert tutor.credits.refund_dead(uuid.uuid4().hex) is False
+    assert tutor.credits.balance(ana) == 10 == ledger_sum(tutor, ana.user_id)
+
+
+def test_a_generation_refunded_by_its_thread_is_not_refunded_as_dead(make_tutor, backend):
+    tutor = make_tutor(**backend)
+    ana = register(tutor, "ana@example.org")
+    generation = uuid.uuid4().hex
+    tutor.credits.debit(ana.user_id, "b" * 64, generation)
+    assert tutor.credits.refund(ana.user_id, "b" * 64, generation) is True
+    assert tutor.credits.refund_dead(generation) is False
+    assert [(r["delta"], r["reason"]) for r in tutor.credits.ledger(ana)][0] in ((1, "refund"), (-1, "generation"))
+    assert tutor.credits.balance(ana) == 10 == ledger_sum(tutor, ana.user_id)
 
 # --- the command line ---------------------------------------------------------------------------------------------
 

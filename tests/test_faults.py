@@ -1,5 +1,5 @@
-"""Fault drills on real servers: Redis lost mid-stream, PostgreSQL restarted, the provider failing after the first
-step, and a process killed in the middle of a generation.
+"""Fault drills on real servers: Redis lost mid-stream or mid-generation, PostgreSQL restarted, the provider failing
+after the first step, and a process killed in the middle of a generation.
 
 The drills that stop a server start their own throwaway Redis or PostgreSQL (the shared servers are never touched).
 PostgreSQL refuses to run as root, so as root the cluster is created and run as the ``postgres`` OS user.
@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from conftest import play_until_paused, unavailable
 
 from core.content.library import load_lessons
 from core.errors import StoreError
+from core.explaining.generation import lock_name
 from core.platform import db
 from core.testing.fakeai import FakeAI, build_answer
 
@@ -267,13 +269,43 @@ def test_a_stream_dropped_after_the_first_step_shows_what_was_written_then_an_er
 
 # --- (d) a process killed in the middle of a generation ----------------------------------------------------------
 
-def test_a_process_killed_mid_generation(make_tutor, backend, ai, data_dir):
+def ledger_of(tutor, identity) -> list[tuple[int, str]]:
+    return [(row["delta"], row["reason"]) for row in tutor.credits.ledger(identity)]
+
+
+def cached_rows(tutor, question_hash) -> int:
+    with tutor.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(db.ai_answers)
+                            .where(db.ai_answers.c.question_hash == question_hash)).scalar()
+
+
+def stream_together(tutor, readers) -> list[list[dict]]:
+    """Each (identity, session) read to its end in its own thread, all at once."""
+    results = [None] * len(readers)
+    start = threading.Barrier(len(readers))
+
+    def read(index, identity, session_id):
+        start.wait()
+        results[index] = list(tutor.stream(identity, session_id))
+
+    threads = [threading.Thread(target=read, args=(i, *reader)) for i, reader in enumerate(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.mark.parametrize("noticed_by", ["followers", "next ask"])
+def test_a_process_killed_mid_generation(make_tutor, backend, ai, data_dir, noticed_by):
+    """The dead generation's debit is refunded once, by whoever finds its lock expired first: the two readers
+    following it (at the same time), or else the next asker of the question."""
     question = "¿Qué es la energía mecánica?"
     settings = {**backend, **ai, "TUTOR_GENERATION_LOCK_MS": "1500", "TUTOR_CHUNK_DELAY_MS": "0"}
     with FakeAI(tokens_per_second=40) as slow:
         settings["OPENAI_BASE_URL"] = slow.base_url
         tutor = make_tutor(**settings)
-        ana, bea, eva = (register(tutor, f"{name}@example.org") for name in ("ana", "bea", "eva"))
+        ana, bea, cai, eva = (register(tutor, f"{name}@example.org") for name in ("ana", "bea", "cai", "eva"))
         env = {"PATH": os.environ["PATH"], "TUTOR_DATA_DIR": str(data_dir), **settings}
         asker = subprocess.Popen([sys.executable, "-m", "core", "ask", question, "--user", "ana@example.org",
                                   "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
@@ -283,29 +315,72 @@ def test_a_process_killed_mid_generation(make_tutor, backend, ai, data_dir):
                 line = asker.stdout.readline()
                 assert line, "the asking process ended before its first chunk"
                 printed.append(json.loads(line))
-            follower = tutor.ask(bea, question)  # joins the generation the other process is running
-            assert follower["generation_id"]
+            # joining the generation the other process is running
+            followers = [(who, tutor.ask(who, question)) for who in (bea, cai)] if noticed_by == "followers" else []
             asker.send_signal(signal.SIGKILL)
             asker.wait(10)
         finally:
             asker.kill()
             asker.stdout.close()
         killed_at = time.monotonic()
+        question_hash = tutor.credits.ledger(ana)[0]["question_hash"]
 
-        events = list(tutor.stream(bea, follower["id"]))
-        assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
-        assert time.monotonic() - killed_at < 1.5 + 3, "the reader gave up once the dead lock expired"
-        assert text_of(events).startswith(text_of(printed)), "the published steps were still delivered"
-        with tutor.engine.connect() as conn:
-            rows = conn.execute(sa.select(sa.func.count()).select_from(db.ai_answers)
-                                .where(db.ai_answers.c.question_hash == follower["question_hash"])).scalar()
-        assert rows == 0, "nothing cached from the dead generation"
+        if followers:
+            assert all(state["generation_id"] for _, state in followers)
+            for events in stream_together(tutor, [(who, state["id"]) for who, state in followers]):
+                assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
+                assert text_of(events).startswith(text_of(printed)), "the published steps were still delivered"
+            assert time.monotonic() - killed_at < 1.5 + 3, "the readers gave up once the dead lock expired"
+        else:
+            wait_until(lambda: tutor.store.holder(lock_name(question_hash)) is None, what="the dead lock to expire")
+            assert ledger_of(tutor, ana) == [(-1, "generation"), (10, "starting")], "nobody noticed yet"
+        assert cached_rows(tutor, question_hash) == 0, "nothing cached from the dead generation"
 
         slow.tokens_per_second = None
-        fresh = tutor.ask(eva, question)
-        assert fresh["generation_id"] not in (None, follower["generation_id"])
+        fresh = tutor.ask(eva, question)  # holding the lock now, it refunds what no follower did
+        assert fresh["generation_id"] not in (None, *(state["generation_id"] for _, state in followers))
         assert list(tutor.stream(eva, fresh["id"]))[-1]["event"] == "explanation_complete"
         assert len(slow.calls) == 2
-        # the killed process took ana's credit and could not refund it: documented, visible in the ledger
-        assert [(r["delta"], r["reason"]) for r in tutor.credits.ledger(ana)] == [(-1, "generation"), (10, "starting")]
-        assert tutor.credits.balance(bea) == 10 and tutor.credits.balance(eva) == 9
+        # exactly one refund, however many noticed, recorded with its reason and the question
+        assert ledger_of(tutor, ana) == [(1, "refund_lock_expired"), (-1, "generation"), (10, "starting")]
+        assert tutor.credits.ledger(ana)[0]["question_hash"] == question_hash
+        assert tutor.credits.balance(ana) == 10
+        assert [tutor.credits.balance(who) for who in (bea, cai, eva)] == [10, 10, 9]
+
+
+# --- (e) Redis lost while a generation is running -----------------------------------------------------------------
+
+def test_redis_lost_during_a_generation_refunds_and_caches_nothing(make_tutor, own_redis, ai):
+    question = "¿Qué es la energía cinética?"
+    with FakeAI(tokens_per_second=40) as slow:
+        tutor = make_tutor(**{**ai, "OPENAI_BASE_URL": slow.base_url}, REDIS_URL=own_redis.url)
+        ana = register(tutor, "ana@example.org")
+        state = tutor.ask(ana, question)
+        stream = tutor.stream(ana, state["id"])
+        delivered = []
+        while not any(e["event"] == "content_chunk" for e in delivered):
+            delivered.append(next(stream))
+        own_redis.stop()
+        with pytest.raises(StoreError) as lost:
+            for item in stream:
+                assert item["event"] != "explanation_complete"
+        assert lost.value.code == "store_unavailable"
+        assert lost.value.message_for("es") and lost.value.message_for("en")
+
+        tutor.generations.wait(30)  # its next step could not be published: the generation gave up
+        assert ledger_of(tutor, ana) == [(1, "refund"), (-1, "generation"), (10, "starting")]
+        assert tutor.credits.balance(ana) == 10
+        assert cached_rows(tutor, state["question_hash"]) == 0, "nothing cached"
+
+        own_redis.start()  # empty: the lock, the generation's log and the session state are gone
+        assert tutor.snapshot(ana, state["id"])["status"] == "paused"  # rebuilt from the database
+        tutor.resume(ana, state["id"])
+        events = list(tutor.stream(ana, state["id"]))
+        assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
+        assert events[-1]["data"]["message"]
+        slow.tokens_per_second = None
+        again = tutor.ask(ana, question)
+        assert again["generation_id"] not in (None, state["generation_id"]), "the next ask generates again"
+        assert list(tutor.stream(ana, again["id"]))[-1]["event"] == "explanation_complete"
+        assert len(slow.calls) == 2 and cached_rows(tutor, state["question_hash"]) == 1
+        assert ledger_of(tutor, ana)[0] == (-1, "generation") and tutor.credits.balance(ana) == 9

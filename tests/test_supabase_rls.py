@@ -29,6 +29,9 @@ EMULATION = SUPABASE / "emulation.sql"
 MIGRATIONS = sorted((SUPABASE / "migrations").glob("*.sql"))
 TABLES = sorted(db.metadata.tables)
 USER_TABLES = ["tutor_sessions", "messages", "ratings", "events"]  # rows owned through user_id
+# What a user may change or remove in their own rows (supabase/migrations/*_rls_write_rules.sql); events: nothing.
+UPDATABLE = {"tutor_sessions": "title = title", "ratings": "comment = comment"}
+DELETABLE = ["tutor_sessions", "messages", "ratings"]
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -216,10 +219,10 @@ def test_users_are_profiles_of_auth_users_and_rls_is_forced_everywhere(supabase_
         functions = conn.execute(
             "select proname, prosecdef, proconfig from pg_proc where pronamespace = 'public'::regnamespace "
             "and proname in ('my_role', 'is_teacher_of', 'is_class_teacher', 'is_class_member', 'owns_session', "
-            "'join_class')").fetchall()
+            "'join_class', 'is_own_session_answer', 'own_session_question')").fetchall()
     assert fk == ("FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE",)
     assert {name: (enabled, forced) for name, enabled, forced in flags} == {t: (True, True) for t in TABLES}
-    assert len(functions) == 6
+    assert len(functions) == 8
     for name, security_definer, config in functions:
         assert security_definer, name
         assert config == ['search_path=""'], name
@@ -286,10 +289,10 @@ def test_sql_migrations_after_the_app_migrator_give_the_same_database(postgres_u
         as_owner(conn, "insert into public.users (id, email, role, language) values (%s, 'u@example.org', "
                        "'student', 'es')", [user])  # id given, name and created_at from server defaults
         with request(conn, user, commit=True) as cur:
-            cur.execute("insert into public.tutor_sessions (user_id, kind, language, status) "
-                        "values (%s, 'chat', 'es', 'active') returning id", [user])
+            cur.execute("insert into public.tutor_sessions (user_id, kind, language) "
+                        "values (%s, 'chat', 'es') returning id", [user])
             session = cur.fetchone()[0]
-            cur.execute("insert into public.events (user_id, kind) values (%s, 'opened')", [user])
+            cur.execute("insert into public.events (user_id, kind) values (%s, 'abandon')", [user])
         assert as_owner(conn, "select count(*) from public.tutor_sessions where id = %s", [session]) == [(1,)]
 
 
@@ -309,9 +312,10 @@ def test_student_reads_only_own_rows(world):
 
 def test_student_cannot_update_or_delete_another_students_rows(world):
     with request(world.conn, world.A) as cur:
-        for table in USER_TABLES:
-            cur.execute(f"update public.{table} set user_id = user_id where user_id = %s", [world.B])
+        for table, change in UPDATABLE.items():
+            cur.execute(f"update public.{table} set {change} where user_id = %s", [world.B])
             assert cur.rowcount == 0, table
+        for table in DELETABLE:
             cur.execute(f"delete from public.{table} where user_id = %s", [world.B])
             assert cur.rowcount == 0, table
         cur.execute("update public.users set name = 'hacked' where id = %s", [world.B])
@@ -323,19 +327,16 @@ def test_student_cannot_update_or_delete_another_students_rows(world):
 
 
 @pytest.mark.parametrize("statement", [
-    "insert into public.tutor_sessions (user_id, kind, language, status) values (%(B)s, 'chat', 'es', 'active')",
-    "insert into public.events (user_id, kind) values (%(B)s, 'x')",
+    "insert into public.tutor_sessions (user_id, kind, language) values (%(B)s, 'chat', 'es')",
+    "insert into public.events (user_id, kind) values (%(B)s, 'pause')",
     "insert into public.messages (session_id, user_id, role, content) values (%(sB0)s, %(B)s, 'user', 'x')",
     "insert into public.ratings (session_id, user_id, helpful) values (%(sB0)s, %(B)s, false)",
     # not into B's session under A's own name either
     "insert into public.messages (session_id, user_id, role, content) values (%(sB0)s, %(A)s, 'user', 'x')",
     "insert into public.ratings (session_id, user_id, helpful) values (%(sB0)s, %(A)s, false)",
-    "insert into public.tutor_sessions (user_id, kind, language, status, parent_session_id) "
-    "values (%(A)s, 'chat', 'es', 'active', %(sB0)s)",
-    # nor move an own row over to B, or an own message into B's session
-    "update public.tutor_sessions set user_id = %(B)s where id = %(sA0)s",
-    "update public.events set user_id = %(B)s where user_id = %(A)s",
-    "update public.messages set session_id = %(sB0)s where session_id = %(sA0)s",
+    "insert into public.tutor_sessions (user_id, kind, language, parent_session_id) "
+    "values (%(A)s, 'chat', 'es', %(sB0)s)",
+    "insert into public.events (user_id, session_id, kind) values (%(A)s, %(sB0)s, 'pause')",
 ])
 def test_student_cannot_write_rows_for_another_student(world, statement):
     with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
@@ -343,23 +344,41 @@ def test_student_cannot_write_rows_for_another_student(world, statement):
             cur.execute(statement, world.ids)
 
 
+@pytest.mark.parametrize("statement", [
+    # nor move an own row over to B, or an own message into B's session: owners and sessions are not updatable
+    "update public.tutor_sessions set user_id = %(B)s where id = %(sA0)s",
+    "update public.events set user_id = %(B)s where user_id = %(A)s",
+    "update public.messages set session_id = %(sB0)s where session_id = %(sA0)s",
+    "update public.ratings set session_id = %(sB0)s where session_id = %(sA0)s",
+])
+def test_student_cannot_move_own_rows_to_another_student(world, statement):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied"):
+        with request(world.conn, world.A) as cur:
+            cur.execute(statement, world.ids)
+
+
 def test_student_writes_own_rows(world):
     with request(world.conn, world.A, commit=True) as cur:
-        cur.execute("insert into public.tutor_sessions (user_id, kind, language, status, parent_session_id) "
-                    "values (%s, 'chat', 'es', 'active', %s) returning id", [world.A, world.sA0])
-        session = cur.fetchone()[0]
+        cur.execute("insert into public.tutor_sessions (user_id, kind, language, parent_session_id, parent_step) "
+                    "values (%s, 'chat', 'es', %s, 2) returning id, status, answer_id", [world.A, world.sA0])
+        session, status, answer = cur.fetchone()
+        assert (status, answer) == ("open", None)  # server-set columns get the server's values
         cur.execute("insert into public.messages (session_id, user_id, role, content) values (%s, %s, 'user', 'q')",
                     [session, world.A])
-        cur.execute("insert into public.ratings (session_id, user_id, helpful) values (%s, %s, true)",
-                    [session, world.A])
-        cur.execute("insert into public.events (user_id, session_id, kind) values (%s, %s, 'asked')",
-                    [world.A, session])
-        cur.execute("update public.tutor_sessions set step = 3 where id = %s", [session])
+        # the unrated explanation, for its own answer
+        cur.execute("insert into public.ratings (session_id, user_id, answer_id, helpful) values (%s, %s, %s, true)",
+                    [world.sA1, world.A, world.approved])
+        cur.execute("insert into public.events (user_id, session_id, kind, step) values (%s, %s, 'pause', 2)",
+                    [world.A, world.sA0])
+        cur.execute("insert into public.events (user_id, kind) values (%s, 'abandon')", [world.A])
+        cur.execute("update public.tutor_sessions set title = 'Mi chat' where id = %s", [session])
         assert cur.rowcount == 1
-        cur.execute("update public.ratings set comment = 'ok' where session_id = %s", [session])
+        cur.execute("update public.ratings set comment = 'ok', helpful = false where session_id = %s", [world.sA1])
         assert cur.rowcount == 1
-        cur.execute("delete from public.events where user_id = %s", [world.A])
-        assert cur.rowcount == len(world.owned("events", "A")) + 1
+        cur.execute("delete from public.messages where session_id = %s", [world.sA0])
+        assert cur.rowcount == 2
+    assert as_owner(world.conn, "select count(*) from public.events where user_id = %s",
+                    [world.A]) == [(len(world.owned("events", "A")) + 2,)]
     with request(world.conn, world.A, commit=True) as cur:
         cur.execute("delete from public.tutor_sessions where id = %s", [session])  # cascades to its rows
         assert cur.rowcount == 1
@@ -436,9 +455,10 @@ def test_teacher_reads_the_students_of_own_classes_only(world):
 
 def test_teacher_cannot_write_students_rows(world):
     with request(world.conn, world.T1) as cur:
-        for table in USER_TABLES:
-            cur.execute(f"update public.{table} set user_id = user_id where user_id = %s", [world.A])
+        for table, change in UPDATABLE.items():
+            cur.execute(f"update public.{table} set {change} where user_id = %s", [world.A])
             assert cur.rowcount == 0, table
+        for table in DELETABLE:
             cur.execute(f"delete from public.{table} where user_id = %s", [world.A])
             assert cur.rowcount == 0, table
         cur.execute("update public.users set name = 'x' where id = %s", [world.A])
@@ -524,7 +544,8 @@ def test_anon_gets_nothing(world, table):
 
 
 def test_anon_cannot_call_the_functions(world):
-    for call in ("public.join_class('ABC123')", f"public.is_teacher_of('{world.A}')", "public.my_role()"):
+    for call in ("public.join_class('ABC123')", f"public.is_teacher_of('{world.A}')", "public.my_role()",
+                 f"public.is_own_session_answer('{world.sA0}', null)", f"public.own_session_question('{world.sA0}')"):
         with pytest.raises(errors.InsufficientPrivilege, match="permission denied for function"):
             with request(world.conn, None, role="anon") as cur:
                 cur.execute(f"select {call}")

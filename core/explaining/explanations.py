@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from functools import partial
 from typing import Iterator
 
 import sqlalchemy as sa
@@ -194,6 +195,7 @@ class Explanations:
         generation = None if answer_id else state.get("generation_id") or self.store.holder(lock)
         if generation:
             source = Source.following(generation, state["question_hash"])
+            source.on_dead = partial(self.generations.refund_dead, state["question_hash"], generation)
             source.poll(self.store, 0)
             if source.seen or self.store.holder(lock) == generation:
                 return source

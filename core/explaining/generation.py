@@ -5,7 +5,9 @@ model has written so far to the generation's log (``generation_log``): the text 
 grows, each step once final, then the end or the error. Every asker (this process or another) follows that log.
 
 The answer is cached only when the whole of it is valid; a failure caches nothing. The asker whose ask starts
-the provider call pays one credit (``core.school.credits``), refunded if the generation fails.
+the provider call pays one credit (``core.school.credits``), refunded if the generation fails — by its own thread,
+or, if its process died, by whoever finds its lock expired with no end in its log: a reader following it, or the
+next asker of the question (each start is noted in the log ``gens:<question hash>``).
 """
 from __future__ import annotations
 
@@ -15,13 +17,17 @@ import time
 import uuid
 from ..content.answers import Answer, AnswerSchema, estimate_duration, validate_answer
 from ..errors import AIError, TutorError
-from .generation_log import LogWriter, lock_name
+from .generation_log import LOG_TTL_S, LogWriter, lock_name
 from .models import LANGUAGE_NAMES, Model, load_prompt
 
 log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "explain-v1"
 LOCK_TTL_MS = 30_000  # default of TUTOR_GENERATION_LOCK_MS
+
+
+def starts_log(question_hash: str) -> str:
+    return f"gens:{question_hash}"
 
 
 class Generations:
@@ -45,6 +51,7 @@ class Generations:
                 if cached:
                     self.store.release(lock_name(question.hash), token)
                     return "cached", cached.id
+                self._refund_dead_ones(question.hash)
                 paid = self._pay(question, token, user_id)
                 self._spawn(question, token, user_id, paid)
                 return "generating", token
@@ -61,11 +68,34 @@ class Generations:
         for thread in list(self._threads):
             thread.join(timeout)
 
-    def _pay(self, question, token: str, user_id: str | None) -> bool:
-        if self.credits is None or user_id is None:
+    def refund_dead(self, question_hash: str, token: str) -> bool:
+        """Refund the asker of generation ``token``, found dead (its lock expired, its log has no end), unless its
+        answer got cached after all. At most once per generation; never raises (a failure is logged)."""
+        if self.credits is None:
             return False
         try:
-            self.credits.debit(user_id, question.hash)
+            return self.cache.lookup(question_hash) is None and self.credits.refund_dead(token)
+        except Exception:
+            log.exception("could not refund dead generation %s", token[:8])
+            return False
+
+    def _refund_dead_ones(self, question_hash: str) -> None:
+        """Holding the question's lock, so none of its earlier generations is alive: refund those that never ended.
+        Only those started less than ``LOG_TTL_S`` ago, whose logs cannot have expired yet."""
+        for _, started in self.store.read(starts_log(question_hash)):
+            if started["at"] < time.time() - LOG_TTL_S:
+                continue
+            ends = [e for _, e in self.store.read(started["generation"]) if e["type"] in ("done", "error")]
+            if not ends:
+                self.refund_dead(question_hash, started["generation"])
+
+    def _pay(self, question, token: str, user_id: str | None) -> bool:
+        try:
+            self.store.append(starts_log(question.hash), {"type": "started", "generation": token, "at": time.time()},
+                              LOG_TTL_S)
+            if self.credits is None or user_id is None:
+                return False
+            self.credits.debit(user_id, question.hash, token)
         except TutorError:
             self.store.release(lock_name(question.hash), token)
             raise
@@ -102,7 +132,7 @@ class Generations:
             log.exception("generation %s crashed", writer.log_id[:8], exc_info=error)
             error = AIError("ai_failed")
         if paid:
-            self._quietly(self.credits.refund, user_id, question.hash)
+            self._quietly(self.credits.refund, user_id, question.hash, writer.log_id)
         self.analytics.record("error", user_id=user_id, question_hash=question.hash, code=error.code)
         self._quietly(writer.error, error)
 

@@ -15,6 +15,7 @@ never sees half a word or half a formula; a final step's content always starts w
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Callable
 
 from ..content.answers import MAX_CONTENT, STEP_TYPES, Step, validate_step
 from ..content.mathtext import WHITESPACE, safe_prefix, to_markdown_math
@@ -124,6 +125,7 @@ class Source:
     answer_id: str | None = None
     log_id: str | None = None
     lock: str | None = None
+    on_dead: Callable[[], object] | None = None  # refunds a generation found dead
     seen: int = 0
     error: AIError | None = None
 
@@ -182,5 +184,7 @@ class Source:
             self.poll(store, 0)
             if self.error is None and not self.finished:
                 self.error = AIError("ai_failed")
+                if self.on_dead is not None:
+                    self.on_dead()
         if self.error is not None:
             raise self.error

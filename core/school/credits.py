@@ -8,16 +8,19 @@ written; following an in-flight generation needs no credit.
 The balance is ``users.credits`` (never below zero: a conditional update plus a check constraint) and every change
 is a row in ``credit_ledger`` written in the same transaction, so the ledger always adds up to the balance:
 
-    starting     new account (``TUTOR_STARTING_CREDITS``)
-    generation   -1 when a generation starts, with the question hash
-    refund       +1 when that generation then fails (provider error, invalid output, crash of its thread)
-    <reason>     a grant by a teacher (to students of their own classes) or an admin (to anyone), ``granted_by`` set
+    starting             new account (``TUTOR_STARTING_CREDITS``)
+    generation           -1 when a generation starts, with the question hash
+    refund               +1 when that generation then fails (provider error, invalid output, crash of its thread)
+    refund_lock_expired  +1 when that generation died with its process: its lock expired and it never ended
+    <reason>             a grant by a teacher (to students of their own classes) or an admin (to anyone)
 
-A process killed in the middle of a generation cannot refund: that debit stays in the ledger, with its question
-hash, for a teacher or admin to grant back.
+A generation's debit and its refund have ids derived from the generation id (``debit_id``, ``refund_id``): the
+primary key lets a generation be refunded at most once, whoever notices its failure first (its own thread, or a
+reader or later asker that finds its lock expired) and however many notice it at the same time.
 """
 from __future__ import annotations
 
+import logging
 import unicodedata
 import uuid
 
@@ -26,8 +29,19 @@ import sqlalchemy as sa
 from ..errors import InsufficientCredits, InvalidInput, NotFound
 from ..platform import authorization, db
 
+log = logging.getLogger(__name__)
+
 MAX_GRANT = 1000
 MAX_REASON_CHARS = 40
+_LEDGER_IDS = uuid.UUID("5b0c1a43-2f4e-4d7a-9a51-6a3f0c2b7e10")
+
+
+def debit_id(generation: str) -> str:
+    return str(uuid.uuid5(_LEDGER_IDS, f"debit:{generation}"))
+
+
+def refund_id(generation: str) -> str:
+    return str(uuid.uuid5(_LEDGER_IDS, f"refund:{generation}"))
 
 
 class Credits:
@@ -76,31 +90,57 @@ class Credits:
 
     # --- for the engine --------------------------------------------------------------------------------------------
 
-    def debit(self, user_id: str, question_hash: str) -> None:
+    def debit(self, user_id: str, question_hash: str, generation: str | None = None) -> None:
         """Take one credit for a generation, or raise ``InsufficientCredits`` (and write nothing)."""
         with self.engine.begin() as conn:
             taken = conn.execute(db.users.update().where(db.users.c.id == user_id, db.users.c.credits > 0)
                                  .values(credits=db.users.c.credits - 1)).rowcount
             if taken:
-                self._log(conn, user_id, -1, "generation", question_hash=question_hash)
+                self._log(conn, user_id, -1, "generation", question_hash=question_hash,
+                          row_id=generation and debit_id(generation))
         if not taken:
             if self.metrics is not None:
                 self.metrics.error("insufficient_credits")
             raise InsufficientCredits()
 
-    def refund(self, user_id: str, question_hash: str) -> None:
-        """Give back the credit of a generation that failed."""
-        with self.engine.begin() as conn:
-            conn.execute(db.users.update().where(db.users.c.id == user_id).values(credits=db.users.c.credits + 1))
-            self._log(conn, user_id, 1, "refund", question_hash=question_hash)
+    def refund(self, user_id: str, question_hash: str, generation: str | None = None, *,
+               reason: str = "refund") -> bool:
+        """Give back the credit of a generation that failed; with its id, only once: False if already done."""
+        try:
+            with self.engine.begin() as conn:
+                # the ledger row first: a second refund of the generation stops here, before the balance moves
+                self._log(conn, user_id, 1, reason, question_hash=question_hash,
+                          row_id=generation and refund_id(generation))
+                conn.execute(db.users.update().where(db.users.c.id == user_id)
+                             .values(credits=db.users.c.credits + 1))
+        except sa.exc.IntegrityError:
+            if generation is None:
+                raise
+            return False
+        return True
+
+    def refund_dead(self, generation: str) -> bool:
+        """Refund the debit of a generation whose process died (its lock expired before it ended), if it was
+        paid for and not refunded yet. Safe to call any number of times, from any number of processes."""
+        c = db.credit_ledger.c
+        with self.engine.connect() as conn:
+            debit = conn.execute(sa.select(c.user_id, c.question_hash)
+                                 .where(c.id == debit_id(generation), c.reason == "generation")).first()
+        if debit is None:
+            return False
+        refunded = self.refund(str(debit.user_id), debit.question_hash, generation, reason="refund_lock_expired")
+        if refunded:
+            log.warning("refunded generation %s: its lock expired before it ended", generation[:8])
+        return refunded
 
     # --- helpers ---------------------------------------------------------------------------------------------------
 
     @staticmethod
     def _log(conn, user_id: str, delta: int, reason: str, *, granted_by: str | None = None,
-             question_hash: str | None = None) -> None:
-        conn.execute(db.credit_ledger.insert().values(id=db.new_id(), user_id=user_id, delta=delta, reason=reason,
-                                                      granted_by=granted_by, question_hash=question_hash))
+             question_hash: str | None = None, row_id: str | None = None) -> None:
+        conn.execute(db.credit_ledger.insert().values(id=row_id or db.new_id(), user_id=user_id, delta=delta,
+                                                      reason=reason, granted_by=granted_by,
+                                                      question_hash=question_hash))
 
     @staticmethod
     def _balance(conn, user_id: str) -> int:
