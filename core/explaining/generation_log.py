@@ -19,8 +19,8 @@ from typing import Callable
 
 from ..content.answers import MAX_CONTENT, STEP_TYPES, Step, validate_step
 from ..content.mathtext import WHITESPACE, safe_prefix, to_markdown_math
+from ..content.questions import MARKUP
 from ..errors import AIError
-from .questions import MARKUP
 
 LOG_TTL_S = 3600
 UNFINISHED = "…"  # ends a step the model stopped writing when a repaired answer takes over
