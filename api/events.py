@@ -24,6 +24,7 @@ from core.errors import InvalidInput, TutorError
 log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^(\d{1,6}):(\d{1,9}):(\d{1,6})$")
 HEARTBEAT = object()
+END = object()
 TERMINAL = ("explanation_complete", "streaming_paused", "error")
 
 
@@ -158,6 +159,22 @@ def _event(name: str, **data) -> dict:
     return {"event": name, "data": data}
 
 
+_running: set[asyncio.Future] = set()
+
+
+def keep(task: asyncio.Future) -> asyncio.Future:
+    """Hold a background task until it ends (the event loop keeps only weak references), logging its failure."""
+    _running.add(task)
+    task.add_done_callback(_done)
+    return task
+
+
+def _done(task: asyncio.Future) -> None:
+    _running.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())
+
+
 def sse(item: dict | None, event_id: str | None = None) -> str:
     """One SSE message (a heartbeat comment when ``item`` is None)."""
     if item is None:
@@ -167,18 +184,24 @@ def sse(item: dict | None, event_id: str | None = None) -> str:
 
 
 async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityLimiter,
-                 heartbeat: float | None = None) -> AsyncIterator[dict]:
+                 heartbeat: float | None = None, tee: asyncio.Queue | None = None) -> AsyncIterator[dict]:
     """Run a blocking event generator in a worker thread and yield its events here (``HEARTBEAT`` after
     ``heartbeat`` quiet seconds). Closing this iterator (a client that left) stops the generator at its next
-    event, as a closed tab stops the page's loop."""
+    event, as a closed tab stops the page's loop. ``tee`` also gets every event, in order, then ``END``, even
+    the last one produced after the client left (the reader had already moved the cursor past it)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     stop = threading.Event()
-    end = object()
+    end = END
+
+    def deliver(item) -> None:
+        queue.put_nowait(item)
+        if tee is not None and not isinstance(item, TutorError):
+            tee.put_nowait(item)
 
     def put(item) -> None:
         try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            loop.call_soon_threadsafe(deliver, item)
         except RuntimeError:  # the loop is gone (server shutting down)
             stop.set()
 
@@ -200,7 +223,7 @@ async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityL
                 events.close()
             put(end)
 
-    worker = asyncio.ensure_future(to_thread.run_sync(pump, limiter=limiter))
+    worker = keep(asyncio.ensure_future(to_thread.run_sync(pump, limiter=limiter)))
     try:
         while True:
             try:
@@ -213,4 +236,3 @@ async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityL
             yield item
     finally:
         stop.set()
-        worker.add_done_callback(lambda task: task.exception() if not task.cancelled() else None)

@@ -5,6 +5,8 @@ the session, across processes when Redis is configured), so clients following a 
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -13,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from core.errors import TutorError
 
-from .events import HEARTBEAT, TERMINAL, Cursor, bridge, catch_up, cursor_of, resolve, truncate
+from .events import END, keep, HEARTBEAT, TERMINAL, Cursor, bridge, catch_up, cursor_of, resolve, truncate
 
+log = logging.getLogger(__name__)
 Publish = Callable[[str, dict], Awaitable[None]]
 HEARTBEAT_S = 15.0
 
@@ -25,15 +28,28 @@ async def explanation(tutor, identity, session_id: str, have: Cursor | None, *, 
     """Follow a session as a new reader (taking over from any other, as a second tab does), first sending what a
     client holding ``have`` is missing. ``(None, None)`` is a heartbeat."""
     reader = f"api.{uuid.uuid4().hex}"
-    live = bridge(lambda: tutor.stream(identity, session_id, reader=reader), limiter, heartbeat)
+    tee = None
+    if publish is not None:
+        tee = asyncio.Queue()
+        keep(asyncio.ensure_future(_publish_all(tee, session_id, publish)))
+    live = bridge(lambda: tutor.stream(identity, session_id, reader=reader), limiter, heartbeat, tee)
     try:
-        async for pair in _follow(tutor, identity, session_id, have, live, publish):
+        async for pair in _follow(tutor, identity, session_id, have, live):
             yield pair
     finally:
         await live.aclose()  # a client that left stops the reader at its next event
 
 
-async def _follow(tutor, identity, session_id, have, live, publish):
+async def _publish_all(events: asyncio.Queue, session_id: str, publish: Publish) -> None:
+    """Hand every live event to ``publish`` in order, until the reader's end (outliving its client)."""
+    while (item := await events.get()) is not END:
+        try:
+            await publish(session_id, item)
+        except Exception:
+            log.exception("could not publish an event of session %s", session_id)
+
+
+async def _follow(tutor, identity, session_id, have, live):
     first = HEARTBEAT
     while first is HEARTBEAT:
         first = await anext(live, None)
@@ -65,8 +81,6 @@ async def _follow(tutor, identity, session_id, have, live, publish):
             yield item.to_event(identity.language), None
             return
         else:
-            if publish is not None:
-                await publish(session_id, item)
             yield item, cursor.follow(item)
             ended = ended or item["event"] in TERMINAL
         item = await anext(live, None)

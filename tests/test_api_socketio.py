@@ -97,15 +97,30 @@ def test_join_session_follows_a_session_streamed_over_sse(api, listeners):
     me, headers = api.user()
     with httpx.Client(base_url=api.url, timeout=30) as http:
         sid = http.post("/api/v1/sessions", json={"question": QUESTION}, headers=headers).json()["session_id"]
+        follower = listeners(api.url, token_of(headers))
+        assert follower.call("join_session", {"session_id": sid})["ok"]
         start = read_events(http, f"/api/v1/sessions/{sid}/events", headers,
                             until=lambda got: sum(1 for n, *_ in got if n == "content_chunk") == 2)
-        follower = listeners(api.url, token_of(headers))
-        joined = follower.call("join_session", {"session_id": sid, "last_position": start[-1][2] or "0:0:0"})
-        assert joined["ok"]
-        streamed = read_events(http, f"/api/v1/sessions/{sid}/events", {**headers, "Last-Event-ID": start[-1][2]})
-    followed = follower.until("explanation_complete")
-    assert text_of(start) + text_of([(n, d, None) for n, d in followed]) == FULL_TEXT
-    assert text_of(streamed) == text_of([(n, d, None) for n, d in followed])
+        rest = read_events(http, f"/api/v1/sessions/{sid}/events", {**headers, "Last-Event-ID": start[-1][2]})
+    followed = [(n, d, None) for n, d in follower.until("explanation_complete")]
+    assert all(data["session_id"] == sid for _, data, _ in followed)
+    assert text_of(start) + text_of(rest) == text_of(followed) == FULL_TEXT
+
+
+def test_join_session_with_a_position_catches_up_first(api, listeners):
+    import httpx
+    me, headers = api.user()
+    with httpx.Client(base_url=api.url, timeout=30) as http:
+        sid = http.post("/api/v1/sessions", json={"question": QUESTION}, headers=headers).json()["session_id"]
+        start = read_events(http, f"/api/v1/sessions/{sid}/events", headers,
+                            until=lambda got: sum(1 for n, *_ in got if n == "content_chunk") == 2)
+        http.post(f"/api/v1/sessions/{sid}/pause", headers=headers)
+    follower = listeners(api.url, token_of(headers))
+    joined = follower.call("join_session", {"session_id": sid, "last_position": start[-1][2]})
+    assert joined["ok"] and joined["status"] == "paused"
+    assert follower.call("resume_streaming", {"session_id": sid})["ok"]
+    followed = [(n, d, None) for n, d in follower.until("explanation_complete")]
+    assert text_of(start) + text_of(followed) == FULL_TEXT
 
 
 def test_refusals_come_back_as_error_events(api, listeners):
