@@ -224,15 +224,18 @@ async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityL
             put(end)
 
     worker = keep(asyncio.ensure_future(to_thread.run_sync(pump, limiter=limiter)))
+    timer = None
     try:
         while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), heartbeat) if heartbeat else await queue.get()
-            except asyncio.TimeoutError:
-                yield HEARTBEAT
-                continue
+            if heartbeat:  # a timer, not wait_for: wait_for costs a task per event
+                timer = loop.call_later(heartbeat, queue.put_nowait, HEARTBEAT)
+            item = await queue.get()
+            if timer is not None:
+                timer.cancel()
             if item is end:
                 break
             yield item
     finally:
         stop.set()
+        if timer is not None:
+            timer.cancel()
