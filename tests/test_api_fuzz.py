@@ -15,7 +15,8 @@ from tests.api_support import deployment
 
 pytestmark = pytest.mark.timeout(600)
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50)
+json_values = st.recursive(scalars,
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
                                                                                        max_size=4), max_leaves=12)
 bodies = st.one_of(json_values.map(lambda v: json.dumps(v).encode()),
