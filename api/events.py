@@ -196,7 +196,7 @@ async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityL
 
     def deliver(item) -> None:
         queue.put_nowait(item)
-        if tee is not None and not isinstance(item, TutorError):
+        if tee is not None:
             tee.put_nowait(item)
 
     def put(item) -> None:

@@ -130,7 +130,7 @@ class Hub:
         try:
             async for item, _ in streams.explanation(tutor, me, session_id, None, limiter=self.limiter,
                                                      publish=self.publish, heartbeat=None):
-                if item is not None and item["event"] in ("error", "taken_over"):
+                if item is not None and item["event"] == "taken_over":  # the rest went to the room
                     await self.sio.emit(item["event"], {**item["data"], "session_id": session_id}, to=sid)
         finally:
             if self.readers.get(sid) is asyncio.current_task():

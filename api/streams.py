@@ -31,7 +31,7 @@ async def explanation(tutor, identity, session_id: str, have: Cursor | None, *, 
     tee = None
     if publish is not None:
         tee = asyncio.Queue()
-        keep(asyncio.ensure_future(_publish_all(tee, session_id, publish)))
+        keep(asyncio.ensure_future(_publish_all(tee, session_id, publish, identity.language)))
     live = bridge(lambda: tutor.stream(identity, session_id, reader=reader), limiter, heartbeat, tee)
     try:
         async for pair in _follow(tutor, identity, session_id, have, live):
@@ -40,9 +40,11 @@ async def explanation(tutor, identity, session_id: str, have: Cursor | None, *, 
         await live.aclose()  # a client that left stops the reader at its next event
 
 
-async def _publish_all(events: asyncio.Queue, session_id: str, publish: Publish) -> None:
+async def _publish_all(events: asyncio.Queue, session_id: str, publish: Publish, language: str) -> None:
     """Hand every live event to ``publish`` in order, until the reader's end (outliving its client)."""
     while (item := await events.get()) is not END:
+        if isinstance(item, TutorError):
+            item = item.to_event(language)
         try:
             await publish(session_id, item)
         except Exception:

@@ -79,6 +79,7 @@ def deployment(kind: str, data_dir, postgres_server, redis_server, **extra):
     fake = FakeAI(tokens_per_second=400, answer_for=lambda question: build_answer(question, steps=2)).start()
     settings.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="test")
     made = Deployment(settings, create_tutor(settings, environ={}, env_file=None))
+    made.fake = fake
     try:
         yield made
     finally:

@@ -170,6 +170,15 @@ def test_generated_answer_and_refusals_of_limits_and_credits(api, client):
     assert int(statuses[8].headers["retry-after"]) >= 1
 
 
+def test_a_failed_generation_ends_the_stream_with_an_error_event(api, client):
+    _, headers = api.user()
+    api.fake.fail_next("500")
+    started = ask(client, headers, f"Why is {uuid.uuid4().hex[:6]} not a number?")
+    events = read_events(client, f"{V1}/sessions/{started['session_id']}/events", headers)
+    assert events[-1][0] == "error" and events[-1][1]["code"].startswith("ai_") and events[-1][1]["message"]
+    assert client.get(f"{V1}/sessions/{started['session_id']}", headers=headers).json()["status"] == "error"
+
+
 def test_other_users_sessions_are_refused_everywhere(api, client):
     _, owner = api.user()
     _, intruder = api.user()

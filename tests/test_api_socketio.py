@@ -123,6 +123,18 @@ def test_join_session_with_a_position_catches_up_first(api, listeners):
     assert text_of(start) + text_of(followed) == FULL_TEXT
 
 
+def test_a_failed_generation_reaches_the_asker_once(api, listeners):
+    _, headers = api.user()
+    client = listeners(api.url, token_of(headers))
+    api.fake.fail_next("500")
+    ack = client.call("ask_question", {"question": f"Why is {uuid.uuid4().hex[:6]} odd?"})
+    assert ack["ok"]
+    got = client.until("error")
+    assert got[-1][1]["code"].startswith("ai_") and got[-1][1]["session_id"] == ack["session_id"]
+    with pytest.raises(queue.Empty):
+        client.events.get(timeout=2)
+
+
 def test_refusals_come_back_as_error_events(api, listeners):
     _, owner = api.user()
     _, intruder = api.user()
