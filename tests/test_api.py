@@ -125,6 +125,18 @@ def _drop_after_last_id(events):
     return []
 
 
+def test_a_client_that_leaves_leaves_the_session_as_a_closed_tab_does(api, client):
+    me, headers = api.user()
+    sid = ask(client, headers)["session_id"]
+    got = read_events(client, f"{V1}/sessions/{sid}/events", headers,
+                      until=lambda got: sum(1 for n, *_ in got if n == "content_chunk") == 2)
+    received = got[-1][1]["position"]
+    snapshot = client.get(f"{V1}/sessions/{sid}", headers=headers).json()
+    assert snapshot["status"] == "streaming" and received <= snapshot["position"] < len(FULL_TEXT)
+    again = read_events(client, f"{V1}/sessions/{sid}/events", headers)  # another tab opens it: it goes on
+    assert again[0][0] == "streaming_resumed" and again[-1][0] == "explanation_complete"
+
+
 def test_malformed_or_impossible_event_ids_are_refused(api, client):
     me, headers = api.user()
     sid = ask(client, headers)["session_id"]
