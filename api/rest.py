@@ -1,6 +1,7 @@
 """The REST + SSE API under ``/api/v1``: thin routes over the facade, described by the OpenAPI document."""
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any, Literal
 
@@ -9,10 +10,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import TutorError
+
 from . import errors, streams
 from .auth import caller, tutor_of
 from .events import Cursor, catch_up, sse
 
+log = logging.getLogger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 router = APIRouter(prefix="/v1")
 
@@ -83,10 +87,16 @@ class Health(BaseModel):
     store: bool
 
 
-def _event_stream(pairs) -> StreamingResponse:
+def _event_stream(pairs, language: str) -> StreamingResponse:
     async def body():
-        async for item, event_id in pairs:
-            yield sse(item, event_id)
+        try:
+            async for item, event_id in pairs:
+                yield sse(item, event_id)
+        except TutorError as error:  # after the 200 went out, a refusal can only be an event
+            yield sse(error.to_event(language))
+        except Exception:
+            log.exception("event stream failed")
+            yield sse(TutorError("error").to_event(language))
     return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -131,7 +141,7 @@ async def events(session_id: uuid.UUID, request: Request, me=Depends(caller),
         return Response(status_code=204)
     hub = request.app.state.hub
     return _event_stream(streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter,
-                                             publish=hub.publish))
+                                             publish=hub.publish), me.language)
 
 
 @router.post("/sessions/{session_id}/pause", response_model=Control, tags=["explanations"])
@@ -205,7 +215,8 @@ async def send(chat_id: uuid.UUID, body: Message, request: Request, me=Depends(c
     """The reply as SSE: ``start``, ``content`` (whole words), ``done``; refusals come before the stream."""
     tutor = await tutor_of(request)
     replies = await run_in_threadpool(tutor.chats.send, me, str(chat_id), body.message)
-    return _event_stream(streams.chat_reply(replies, me.language, limiter=request.app.state.hub.limiter))
+    return _event_stream(streams.chat_reply(replies, me.language, limiter=request.app.state.hub.limiter),
+                         me.language)
 
 
 @router.get("/chats/{chat_id}", tags=["chat"])

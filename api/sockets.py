@@ -132,6 +132,10 @@ class Hub:
                                                      publish=self.publish, heartbeat=None):
                 if item is not None and item["event"] == "taken_over":  # the rest went to the room
                     await self.sio.emit(item["event"], {**item["data"], "session_id": session_id}, to=sid)
+        except TutorError as error:
+            await self.sio.emit("error", {**_error(error, me.language), "session_id": session_id}, to=sid)
+        except Exception:
+            log.exception("socket reader of session %s failed", session_id)
         finally:
             if self.readers.get(sid) is asyncio.current_task():
                 del self.readers[sid]
