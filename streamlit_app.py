@@ -1,19 +1,28 @@
-"""The tutor's web app: thin Streamlit pages over ``core`` (run with ``streamlit run streamlit_app.py``).
+"""The tutor's web app: thin Streamlit pages over ``core``, and the API on the same port.
 
-Every run: find the tutor (built once per process), verify who is signed in (session or login cookie), register
-only the pages that user may see, draw the sidebar, then run the page the URL asks for; an unexpected
+``streamlit run streamlit_app.py`` finds the ``st.App`` below and serves it with uvicorn: the pages (this same
+file, run by Streamlit for every session as ``__main__``) plus ``/api`` (REST + SSE) and ``/socket.io``.
+
+Every page run: find the tutor (built once per process), verify who is signed in (session or login cookie),
+register only the pages that user may see, draw the sidebar, then run the page the URL asks for; an unexpected
 error shows a friendly message with a reference id instead of a traceback.
 """
 import streamlit as st
 
-from ui import app
+if __name__ == "__main__":  # a page run
+    from ui import app as ui
 
-st.set_page_config(page_title="Tutor", page_icon=":material/school:", layout="wide")
+    st.set_page_config(page_title="Tutor", page_icon=":material/school:", layout="wide")
+    with ui.error_boundary():
+        who = ui.resolve(ui.get_tutor())
+        ui.style()
+        navigation = st.navigation(ui.pages_for(who), position="sidebar")
+        ui.sidebar(who)
+        ui.sync_cookie(who)
+        navigation.run()
+else:  # imported by `streamlit run` (uvicorn) as the ASGI application
+    import api
+    from core import Settings
+    from ui.app import get_tutor
 
-with app.error_boundary():
-    who = app.resolve(app.get_tutor())
-    app.style()
-    navigation = st.navigation(app.pages_for(who), position="sidebar")
-    app.sidebar(who)
-    app.sync_cookie(who)
-    navigation.run()
+    app = st.App(__file__, routes=api.routes(get_tutor, Settings.load()))

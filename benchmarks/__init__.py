@@ -39,5 +39,11 @@ KEYS = (
     *(f"sessions_{n}_{what}" for n in (10, 50, 100)
       for what in ("gap_ms_p50", "gap_ms_p99", "first_text_ms_p50", "first_text_ms_p99", "server_cpu_percent",
                    "server_rss_mb")),
+    "api_sse_first_chunk_ms_p50",
+    "api_sse_first_chunk_ms_p99",
+    "api_sse_bytes_per_text_char",
+    *(f"api_sse_{n}_gap_ms_p99" for n in (100, 300, 500)),
+    "api_sse_streams_at_p99_100ms",
 )
-QUICK_SKIPPED = tuple(k for k in KEYS if k.startswith(("sessions_50_", "sessions_100_")))
+QUICK_SKIPPED = tuple(k for k in KEYS if k.startswith(("sessions_50_", "sessions_100_", "api_sse_300_",
+                                                         "api_sse_500_")))

@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import KEYS, QUICK_SKIPPED, SCHEMA, browser_bench, core_bench, load_bench
+from . import KEYS, QUICK_SKIPPED, SCHEMA, api_bench, browser_bench, core_bench, load_bench
 from .common import SEED, Results, StreamlitServer, backend, machine, servers_configured
 
 _T0 = time.monotonic()
@@ -38,6 +38,7 @@ def parameters(quick: bool) -> dict:
         "core": core_bench.parameters(quick),
         "browser": browser_bench.parameters(quick),
         "sessions": load_bench.parameters(quick),
+        "api": api_bench.parameters(quick),
     }
 
 
@@ -59,6 +60,7 @@ def run_backend(name: str, quick: bool, browser) -> Results:
                 if browser is not None:
                     browser_bench.run(b, server, tutor, browser, results, quick, log)
                 load_bench.run(b, server, tutor, results, quick, log)
+                api_bench.run(b, server, tutor, results, quick, log)
             finally:
                 server.stop()
         finally:

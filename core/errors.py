@@ -4,7 +4,8 @@
      ├── SettingsError        settings_invalid, settings_unknown
      ├── InvalidInput         question_empty, question_too_long, question_not_text, invalid_email, weak_password,
      │                        invalid_role, invalid_language, invalid_name, invalid_text, invalid_rating,
-     │                        formula_macro, formula_size, formula_color, formula_too_long, link_not_allowed, ...
+     │                        formula_macro, formula_size, formula_color, formula_too_long, link_not_allowed,
+     │                        invalid_event_id, ...
      ├── AuthError            auth_invalid, auth_expired, auth_failed
      ├── Forbidden            forbidden
      ├── NotFound             not_found, unknown_user, unknown_class, session_not_found
@@ -13,6 +14,7 @@
      ├── RateLimited          rate_limited  (has ``retry_after`` seconds)
      ├── InsufficientCredits  insufficient_credits
      └── StoreError           store_unavailable
+    (plain TutorError: error, payload_too_large, method_not_allowed — the HTTP API's own refusals)
 
 Callers catch the branch they can handle; the pages and the CLI show ``error.message_for(language)``.
 """

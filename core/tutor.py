@@ -204,6 +204,24 @@ class Tutor:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # --- service checks (added for the API's /health) ----------------------------------------------------------
+
+    def health(self) -> dict[str, bool]:
+        """Whether the database and the session store answer now: ``{"database": bool, "store": bool}``."""
+        checks = {}
+        for name, probe in (("database", self._ping_database), ("store", self.store.ping)):
+            try:
+                probe()
+                checks[name] = True
+            except Exception:  # any failure means "not answering"; the log has the reason
+                logging.getLogger(__name__).warning("health check of the %s failed", name, exc_info=True)
+                checks[name] = False
+        return checks
+
+    def _ping_database(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+
 
 def create_tutor(overrides: Mapping[str, Any] | None = None, *, secrets: Mapping[str, Any] | None = None,
                  env_file: str | None = ".env", environ: Mapping[str, str] | None = None,

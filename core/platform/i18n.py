@@ -76,6 +76,12 @@ ERRORS: dict[str, dict[str, str]] = {
                        "en": "The reason must be at most {limit} characters long."},
     "store_unavailable": {"es": "El almacén de sesiones no responde. Inténtalo de nuevo.",
                           "en": "The session store is not answering. Please try again."},
+    # --- the HTTP API ---
+    "invalid_event_id": {"es": "La posición de reanudación (Last-Event-ID) no es válida para esta sesión.",
+                         "en": "The resume position (Last-Event-ID) is not valid for this session."},
+    "payload_too_large": {"es": "La petición es demasiado grande.", "en": "The request is too large."},
+    "method_not_allowed": {"es": "Esa operación no existe en esta dirección.",
+                           "en": "That operation does not exist at this address."},
 }
 
 WAITING_PHRASES: dict[str, tuple[str, ...]] = {
