@@ -6,9 +6,12 @@ import uuid
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
+from swagger_ui_bundle import swagger_ui_path
 
 from core.errors import TutorError
 
@@ -229,8 +232,9 @@ async def chat(chat_id: uuid.UUID, request: Request, me=Depends(caller)) -> dict
 
 def create_api(tutors, hub, *, default_language: str = "es", max_body: int = 64 * 1024) -> FastAPI:
     """The FastAPI application mounted at ``/api`` (docs at ``/api/v1/docs``)."""
-    app = FastAPI(title="Tutor API", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
-                  redoc_url=None)
+    app = FastAPI(title="Tutor API", version="1", openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)
+    app.mount("/v1/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.add_api_route("/v1/docs", _docs, include_in_schema=False, response_class=HTMLResponse)
     app.state.tutors = tutors
     app.state.hub = hub
     app.state.default_language = default_language
@@ -238,3 +242,13 @@ def create_api(tutors, hub, *, default_language: str = "es", max_body: int = 64 
     errors.install(app)
     app.add_middleware(errors.BodyLimit, limit=max_body)
     return app
+
+
+async def _docs(request: Request) -> HTMLResponse:
+    """Swagger UI from the copy that ships in the ``swagger-ui-bundle`` package: no CDN."""
+    root = request.scope.get("root_path", "")
+    assets = f"{root}/v1/docs/assets"
+    return get_swagger_ui_html(openapi_url=f"{root}/v1/openapi.json", title="Tutor API",
+                               swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{assets}/swagger-ui.css",
+                               swagger_favicon_url=f"{assets}/favicon-32x32.png")

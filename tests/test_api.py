@@ -1,6 +1,7 @@
 """The REST + SSE API through real server processes (``streamlit run streamlit_app.py``) on both backends."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -41,7 +42,11 @@ def test_health_openapi_and_the_pages_on_one_port(client):
     assert client.get(f"{V1}/health").json() == {"status": "ok", "database": True, "store": True}
     paths = client.get(f"{V1}/openapi.json").json()["paths"]
     assert "/v1/sessions/{session_id}/events" in paths and "/v1/chats/{chat_id}/messages" in paths
-    assert client.get(f"{V1}/docs").status_code == 200
+    docs = client.get(f"{V1}/docs")
+    assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+    assert not re.search(r"(src|href)=['\"](https?:)?//", docs.text), "the docs page must not load from a CDN"
+    for asset in re.findall(r"(?:src|href)=['\"](/api/[^'\"]+)", docs.text):
+        assert client.get(asset).status_code == 200, asset
     assert client.get("/_stcore/health").text == "ok"
     assert "<div id=\"root\">" in client.get("/").text
 
