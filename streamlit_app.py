@@ -5,13 +5,17 @@ only the pages that user may see, draw the sidebar, then run the page the URL as
 """
 import streamlit as st
 
+from core import TutorError
 from ui import app
 
 st.set_page_config(page_title="Tutor", page_icon=":material/school:", layout="wide")
 
-who = app.resolve(app.get_tutor())
-app.style()
-navigation = st.navigation(app.pages_for(who), position="sidebar")
-app.sidebar(who)
-app.sync_cookie(who)
-navigation.run()
+try:
+    who = app.resolve(app.get_tutor())
+    app.style()
+    navigation = st.navigation(app.pages_for(who), position="sidebar")
+    app.sidebar(who)
+    app.sync_cookie(who)
+    navigation.run()
+except TutorError as error:  # e.g. the database is down: say so in the reader's language, never a traceback
+    app.show_failure(error)

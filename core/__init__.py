@@ -6,7 +6,7 @@ lazily so that ``import core.content.canvas`` (say) stays light.
 from importlib import import_module
 
 _EXPORTS = {"create_tutor": "tutor", "Tutor": "tutor", "Settings": "platform.settings", "SETTINGS": "platform.settings",
-            "TutorError": "errors"}
+            "TutorError": "errors", "SessionStatus": "platform.store.base"}
 
 __all__ = list(_EXPORTS)
 

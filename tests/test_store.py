@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from core.platform.store import PAUSED, STREAMING, EmbeddedStore
+from core.platform.store import EmbeddedStore, SessionStatus
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -21,7 +21,7 @@ def store(request, tmp_path):
 
 def session(**fields):
     state = dict(id="s1", owner="u1", kind="explanation", question_hash="h", generation_id=None, answer_id="a1",
-                 language="es", status=STREAMING, reader="r1", step=1, position=0, created_at=1.0, last_activity=1.0)
+                 language="es", status=SessionStatus.STREAMING, reader="r1", step=1, position=0, created_at=1.0, last_activity=1.0)
     state.update(fields)
     return state
 
@@ -29,7 +29,7 @@ def session(**fields):
 def test_put_and_get_round_trip(store):
     store.put_session(session(), ttl=60)
     got = store.get_session("s1", ttl=60)
-    assert got["owner"] == "u1" and got["status"] == STREAMING and got["step"] == 1 and got["position"] == 0
+    assert got["owner"] == "u1" and got["status"] == SessionStatus.STREAMING and got["step"] == 1 and got["position"] == 0
     assert got["answer_id"] == "a1" and got["generation_id"] is None
     assert store.get_session("missing", ttl=60) is None
 
@@ -50,10 +50,10 @@ def test_advance_is_conditional(store):
     assert store.advance("s1", "r1", 1, 0, 1, 10, ttl=60)
     assert not store.advance("s1", "r1", 1, 0, 1, 20, ttl=60), "stale cursor"
     assert not store.advance("s1", "other", 1, 10, 1, 20, ttl=60), "not the reader"
-    assert store.set_status("s1", PAUSED, expect=(STREAMING,), ttl=60)["status"] == PAUSED
+    assert store.set_status("s1", SessionStatus.PAUSED, expect=(SessionStatus.STREAMING,), ttl=60)["status"] == SessionStatus.PAUSED
     assert not store.advance("s1", "r1", 1, 10, 1, 20, ttl=60), "paused"
-    assert store.set_status("s1", PAUSED, expect=(STREAMING,), ttl=60) is None
-    assert store.set_status("s1", STREAMING, expect=(PAUSED,), ttl=60, reader="r2")["reader"] == "r2"
+    assert store.set_status("s1", SessionStatus.PAUSED, expect=(SessionStatus.STREAMING,), ttl=60) is None
+    assert store.set_status("s1", SessionStatus.STREAMING, expect=(SessionStatus.PAUSED,), ttl=60, reader="r2")["reader"] == "r2"
     assert not store.advance("s1", "r1", 1, 10, 1, 20, ttl=60), "taken over"
     assert store.advance("s1", "r2", 1, 10, 2, 10, ttl=60)
     assert store.get_session("s1", ttl=60)["step"] == 2

@@ -14,6 +14,7 @@ from ..errors import AIError, Forbidden, NotFound, TutorError
 from ..explaining.models import LANGUAGE_NAMES, Model, load_prompt
 from ..explaining.questions import clean_text
 from ..platform import db
+from ..platform.store import SessionStatus
 from .accounts import clean_name
 
 CONTEXT_MESSAGES = 10
@@ -47,7 +48,7 @@ class Chats:
         with self.engine.begin() as conn:
             conn.execute(db.tutor_sessions.insert().values(
                 id=session_id, user_id=identity.user_id, kind="chat", title=title[:200], language=language,
-                parent_session_id=explanation_id, parent_step=step, status="open"))
+                parent_session_id=explanation_id, parent_step=step, status=SessionStatus.OPEN))
         return {"id": session_id, "title": title, "language": language}
 
     def history(self, identity, session_id: str) -> list[dict]:
@@ -110,11 +111,13 @@ class Chats:
         return list(answer.answer.steps) if answer else []
 
     def _session(self, identity, session_id: str, *, kind: str):
+        missing = "chat_not_found" if kind == "chat" else "session_not_found"
+        session_id = db.checked_id(session_id, missing)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(db.tutor_sessions).where(db.tutor_sessions.c.id == session_id,
                                                                   db.tutor_sessions.c.kind == kind)).first()
         if row is None:
-            raise NotFound("session_not_found")
+            raise NotFound(missing)
         if str(row.user_id) != identity.user_id:
             raise Forbidden()
         return row

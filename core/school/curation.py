@@ -22,6 +22,7 @@ from ..errors import AIError, Conflict, Forbidden, InvalidInput, NotFound
 from ..explaining.questions import canonical_form
 from ..platform import db
 from ..render import step_markdown
+from .history import MAX_SEARCH_CHARS
 
 STAFF_ROLES = ("teacher", "admin")
 STATUSES = ("approved", "retired")
@@ -51,6 +52,8 @@ class Curation:
         if source:
             query = query.where(a.c.source == _one_of(source, SOURCES))
         if search.strip():
+            if len(search.strip()) > MAX_SEARCH_CHARS:
+                raise InvalidInput("search_too_long", limit=MAX_SEARCH_CHARS)
             query = query.where(_matches(search.strip()))
         with self.engine.connect() as conn:
             return [_summary(row) for row in conn.execute(query)]

@@ -21,10 +21,11 @@ from sqlalchemy.ext.compiler import compiles
 
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..platform import db
+from ..platform.store import SessionStatus
 from .accounts import Accounts, User
 
 STAFF_ROLES = ("teacher", "admin")
-UNFINISHED = ("streaming", "paused")
+UNFINISHED = (SessionStatus.STREAMING, SessionStatus.PAUSED)
 DAILY_KINDS = {"question_asked": "questions", "complete": "completed", "pause": "pauses", "error": "errors"}
 # How much each sign weighs in "needs help": repeating a question or giving up says more than one pause.
 HELP_WEIGHTS = {"pauses": 1, "repeated_questions": 2, "abandoned": 3, "unhelpful_ratings": 3}
