@@ -11,6 +11,7 @@ me = app.who()
 tutor = me.tutor
 identity = me.identity
 ss = st.session_state
+MAX_SEARCH_CHARS = 200  # core refuses longer searches (search_too_long)
 KIND_ICONS = {"explanation": ":material/lightbulb:", "chat": ":material/forum:"}
 
 
@@ -101,8 +102,13 @@ def main() -> None:
     if ss.get("history_error"):
         st.error(ss.pop("history_error"), icon=":material/error:")
     search = st.text_input(me.t("history_search"), key="history_search", icon=":material/search:",
-                           placeholder=me.t("history_search_placeholder"), label_visibility="collapsed")
-    rows = tutor.history.sessions(identity, search=search or "")
+                           placeholder=me.t("history_search_placeholder"), label_visibility="collapsed",
+                           max_chars=MAX_SEARCH_CHARS)
+    try:
+        rows = tutor.history.sessions(identity, search=search or "")
+    except TutorError as error:
+        st.error(me.message(error), icon=":material/error:")
+        return
     with st.container(key="history_list"):
         if not rows:
             st.info(me.t("history_no_match") if search else me.t("history_empty"), icon=":material/inbox:")

@@ -260,7 +260,7 @@ class Explanations:
             with self.engine.begin() as conn:
                 conn.execute(db.tutor_sessions.update().where(c.id == session_id, ahead)
                              .values(step=step, position=position, updated_at=db.utcnow()))
-        except sa.exc.SQLAlchemyError:
+        except (StoreError, sa.exc.SQLAlchemyError):
             log.exception("could not keep the cursor of session %s", session_id)
 
     def _rehydrate(self, session_id: str) -> dict:

@@ -253,6 +253,7 @@ def create_engine(url: str) -> sa.Engine:
         sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
         # prepare_threshold=None: Supabase's transaction pooler (port 6543) cannot keep prepared statements.
-        engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None,
+                                                                        "connect_timeout": 10})
     sa.event.listen(engine, "handle_error", _map_database_errors)
     return engine
