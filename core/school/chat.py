@@ -38,7 +38,7 @@ class Chats:
                language: str | None = None) -> dict:
         title = clean_name(title, limit=200)
         language = language or identity.language
-        if explanation_id:
+        if explanation_id is not None:
             parent = self._session(identity, explanation_id, kind="explanation")
             steps = self._explanation_steps(parent)
             if step is not None and not 1 <= step <= max(1, len(steps)):
