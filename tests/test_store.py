@@ -1,9 +1,11 @@
 """The store protocol, run against both implementations: embedded SQLite and a real Redis."""
+import sqlite3
 import threading
 import time
 
 import pytest
 
+from core.errors import StoreError
 from core.platform.store import EmbeddedStore, SessionStatus
 
 
@@ -21,7 +23,8 @@ def store(request, tmp_path):
 
 def session(**fields):
     state = dict(id="s1", owner="u1", kind="explanation", question_hash="h", generation_id=None, answer_id="a1",
-                 language="es", status=SessionStatus.STREAMING, reader="r1", step=1, position=0, created_at=1.0, last_activity=1.0)
+                 language="es", status=SessionStatus.STREAMING, reader="r1", step=1, position=0, created_at=1.0,
+                 last_activity=1.0)
     state.update(fields)
     return state
 
@@ -123,3 +126,59 @@ def test_sliding_window(store):
     assert store.hit_window("u2:ask", 3, 0.5) == 0
     time.sleep(wait + 0.05)
     assert store.hit_window("u1:ask", 3, 0.5) == 0
+
+
+# --- failures of the embedded store's SQLite file: always StoreError, never sqlite3.Error ------------------------
+
+def test_a_locked_file_is_store_unavailable(tmp_path):
+    store = EmbeddedStore(tmp_path / "sessions.db")
+    store.put_session(session(), ttl=60)
+    other = sqlite3.connect(tmp_path / "sessions.db", isolation_level=None)
+    other.execute("begin immediate")  # another process holds the write lock
+    store._conn().execute("pragma busy_timeout=0")
+    try:
+        for write in (lambda: store.put_session(session(id="s2"), ttl=60), lambda: store.append("g1", {}, ttl=60),
+                      lambda: store.set_status("s1", SessionStatus.PAUSED, expect=None, ttl=60),
+                      lambda: store.acquire("lock", "t", 1000), lambda: store.hit_window("k", 5, 1.0)):
+            with pytest.raises(StoreError) as refused:
+                write()
+            assert refused.value.code == "store_unavailable"
+            assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
+    finally:
+        other.execute("rollback")
+        other.close()
+    assert store.set_status("s1", SessionStatus.PAUSED, expect=None, ttl=60)["status"] == SessionStatus.PAUSED
+
+
+def test_a_failed_commit_is_store_unavailable_and_rolled_back(tmp_path):
+    store = EmbeddedStore(tmp_path / "sessions.db")
+    conn = store._conn()
+
+    def no_commit(action, arg, *_):
+        return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_TRANSACTION and arg == "COMMIT" else sqlite3.SQLITE_OK
+
+    conn.set_authorizer(no_commit)
+    with pytest.raises(StoreError) as refused:
+        store.put_session(session(), ttl=60)
+    assert isinstance(refused.value.__cause__, sqlite3.DatabaseError)
+    assert not conn.in_transaction, "the failed transaction was rolled back, not left open"
+    conn.set_authorizer(None)
+    assert store.get_session("s1", ttl=60) is None, "nothing half-written"
+    store.put_session(session(), ttl=60)
+    assert store.get_session("s1", ttl=60)["owner"] == "u1"
+
+
+def test_a_corrupted_file_is_store_unavailable_for_reads_too(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = EmbeddedStore(path)
+    store.put_session(session(), ttl=60)
+    store.append("g1", {"type": "step"}, ttl=60)
+    store.close()
+    for extra in (path.with_name("sessions.db-wal"), path.with_name("sessions.db-shm")):
+        extra.unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database" * 300)
+    for read in (lambda: store.get_session("s1", ttl=60), lambda: store.read("g1"), lambda: store.holder("lock"),
+                 store.ping, lambda: EmbeddedStore(path)):
+        with pytest.raises(StoreError) as refused:
+            read()
+        assert isinstance(refused.value.__cause__, sqlite3.DatabaseError)
