@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import SessionStatus
 from core.errors import TutorError
 from core.render import file_stem, local_time, plain_markdown
 from ui import app
@@ -45,11 +46,8 @@ def title_of(row: dict) -> str:
 
 
 def status_of(row: dict) -> str:
-    status = row.get("status") or "open"
-    return me.t(f"status_{status}") if f"status_{status}" in STATUS_KEYS else status
-
-
-STATUS_KEYS = {"status_streaming", "status_paused", "status_complete", "status_error", "status_open"}
+    status = row.get("status") or SessionStatus.OPEN
+    return me.t(f"status_{status}") if status in tuple(SessionStatus) else status
 
 
 def row_view(row: dict) -> None:
@@ -64,7 +62,7 @@ def row_view(row: dict) -> None:
                 details.append(status_of(row))
             st.caption(" · ".join(d for d in details if d))
         with actions, st.container(horizontal=True, horizontal_alignment="right"):
-            resumable = row["kind"] == "explanation" and row.get("status") in ("streaming", "paused")
+            resumable = row["kind"] == "explanation" and row.get("status") in (SessionStatus.STREAMING, SessionStatus.PAUSED)
             st.button(me.t("continue") if resumable else me.t("open"), key=f"open_{session_id}",
                       icon=":material/play_arrow:" if resumable else ":material/open_in_new:",
                       on_click=_open, args=(row,))

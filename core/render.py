@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from .content.canvas import render_svg
 from .content.mathtext import safe_prefix, to_markdown_math
 from .platform.i18n import error_message, t
+from .platform.store import SessionStatus
 
 # Markdown images would make the browser fetch any URL the model wrote: show them as text instead.
 _IMAGE = re.compile(r"!\[")
@@ -117,8 +118,8 @@ class ExplanationView:
     """What a page shows of one explanation: built from ``tutor.snapshot`` and moved on by stream events.
 
     ``apply(event)`` returns what changed, so a page re-renders only that part: ``"waiting"``, ``"start"``,
-    ``("step", n)`` (a new or grown step), ``"canvas"``, ``"complete"``, ``"paused"``, ``"resumed"``, ``"error"``,
-    or ``None``.
+    ``("step", n)`` (a new or grown step), ``"canvas"``, ``"resumed"``, the status the session ended in
+    (``SessionStatus.COMPLETE``, ``PAUSED`` or ``FAILED``), or ``None``.
     """
 
     session_id: str
@@ -160,7 +161,7 @@ class ExplanationView:
             self.waiting = None
             self.total_steps = data.get("total_steps")
             self.duration = data.get("estimated_duration") or self.duration
-            self.status = "streaming"
+            self.status = SessionStatus.STREAMING
             return "start"
         if name == "step_start":
             number = int(data["step"])
@@ -181,20 +182,20 @@ class ExplanationView:
             self.steps[int(data["step"]) - 1].complete = True
             return ("step", int(data["step"]))
         if name == "explanation_complete":
-            self.status = "complete"
+            self.status = SessionStatus.COMPLETE
             self.total_steps = data.get("steps_completed") or self.total_steps
             self.duration = data.get("total_duration") or self.duration
-            return "complete"
+            return SessionStatus.COMPLETE
         if name == "streaming_paused":
-            self.status = "paused"
-            return "paused"
+            self.status = SessionStatus.PAUSED
+            return SessionStatus.PAUSED
         if name == "streaming_resumed":
-            self.status = "streaming"
+            self.status = SessionStatus.STREAMING
             return "resumed"
         if name == "error":
-            self.status = "error"
+            self.status = SessionStatus.FAILED
             self.error = data
-            return "error"
+            return SessionStatus.FAILED
         return None
 
     def progress(self, number: int, language: str) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.content.answers import STEP_TYPES
+from core import SessionStatus
 from core.errors import TutorError
 from core.render import plain_markdown, progress_label, step_markdown
 from core.school.frames import to_csv
@@ -20,7 +21,7 @@ from core.teacher_view import EditorError, commands_text, parse_commands, percen
 from ui import app
 
 ANSWER_STATUSES = ("all", "approved", "retired")
-SESSION_STATUSES = ("streaming", "paused", "complete", "error", "open")
+SESSION_STATUSES = tuple(SessionStatus)
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm"
 NOTICE_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "error": ":material/error:"}
 
