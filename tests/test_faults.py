@@ -363,3 +363,21 @@ def test_postgres_down_every_facade_operation_says_store_unavailable(make_tutor,
         make_tutor(DATABASE_URL=own_postgres.url)  # a tutor cannot even be built while it is down
     own_postgres.start()
     assert tutor.snapshot(me, paused["id"])["status"] == "paused", "back to work once the database is"
+
+
+def test_postgres_down_pages_show_a_message_not_a_traceback(own_postgres, app_settings, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from ui import app
+    monkeypatch.setenv("DATABASE_URL", own_postgres.url)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
+    app.get_tutor().accounts.register("ana@example.org", "password123", language="es")
+    at.text_input(key="login_email").input("ana@example.org")
+    at.text_input(key="login_password").input("password123")
+    at.button(key="login_submit").click().run()
+    assert not at.exception and not at.error
+    own_postgres.stop()
+    for page in ("app_pages/ask.py", "app_pages/history.py", "app_pages/chat.py", "app_pages/ask.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert [e.value for e in at.error] == [StoreError().message_for("es")], page
