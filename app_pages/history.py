@@ -62,7 +62,8 @@ def row_view(row: dict) -> None:
                 details.append(status_of(row))
             st.caption(" · ".join(d for d in details if d))
         with actions, st.container(horizontal=True, horizontal_alignment="right"):
-            resumable = row["kind"] == "explanation" and row.get("status") in (SessionStatus.STREAMING, SessionStatus.PAUSED)
+            resumable = (row["kind"] == "explanation"
+                         and row.get("status") in (SessionStatus.STREAMING, SessionStatus.PAUSED))
             st.button(me.t("continue") if resumable else me.t("open"), key=f"open_{session_id}",
                       icon=":material/play_arrow:" if resumable else ":material/open_in_new:",
                       on_click=_open, args=(row,))

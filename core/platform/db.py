@@ -234,13 +234,15 @@ def _sqlite_connect(dbapi_connection, _record):
 
 
 def _map_database_errors(context: sa.engine.ExceptionContext) -> None:
-    """The engine's ``handle_error`` hook, so it covers every query, connect and pre-ping of every module: a
-    database that is down, unreachable or failing becomes ``StoreError``. Integrity errors pass through (callers
-    turn a lost insert race into its answer); so do errors raised before the driver (bad Python values)."""
+    """The engine's ``handle_error`` hook, so it covers every query and connect of every module: a database that
+    is down, unreachable or failing becomes ``StoreError`` (the cause goes to the log). Integrity errors pass
+    through (callers turn a lost insert race into its answer); so do errors raised before the driver (bad Python
+    values, which are bugs)."""
     if context.is_pre_ping:
         return  # the pool replaces a dead pooled connection itself; a failed reconnect comes back here
     error = context.sqlalchemy_exception
-    if context.is_disconnect or (isinstance(error, sa.exc.DBAPIError) and not isinstance(error, sa.exc.IntegrityError)):
+    driver_failure = isinstance(error, sa.exc.DBAPIError) and not isinstance(error, sa.exc.IntegrityError)
+    if context.is_disconnect or driver_failure:
         log.warning("database error: %s", context.original_exception)
         raise StoreError() from context.original_exception
 
