@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import SessionStatus
 from core.errors import Forbidden, NotFound, TutorError
 from ui import app, examples
 from ui.render import ExplanationView, event_error_message, plain_markdown
@@ -188,16 +189,16 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
     def finish(state: str) -> None:
         """Draw what belongs to a session that is not streaming (any more)."""
         waiting.empty()
-        if state == "paused":
+        if state == SessionStatus.PAUSED:
             controls.button(me.t("resume"), key="resume", icon=":material/play_arrow:", type="primary",
                             on_click=_resume, args=(session_id,))
             notice.info(me.t("paused"), icon=":material/pause_circle:")
-        elif state == "complete":
+        elif state == SessionStatus.COMPLETE:
             controls.empty()
             notice.success(me.t("completed"), icon=":material/check_circle:")
             with after:
                 rating_form(session_id)
-        elif state == "error":
+        elif state == SessionStatus.FAILED:
             controls.empty()
             message = (event_error_message(view.error, me.lang) if view.error
                        else TutorError("ai_failed").message_for(me.lang))
@@ -206,7 +207,7 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
     for step in view.steps:
         draw_step(step.step)
     draw_board()
-    if view.status != "streaming":
+    if view.status != SessionStatus.STREAMING:
         finish(view.status)
         return
 
@@ -228,7 +229,7 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
             draw_step(change[1])
         elif change == "canvas":
             draw_board()
-        elif change in ("complete", "paused", "error"):
+        elif change in (SessionStatus.COMPLETE, SessionStatus.PAUSED, SessionStatus.FAILED):
             return change
         return None
 
@@ -239,10 +240,10 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
             ended = follow(item) or ended
     except TutorError as error:
         view.apply(error.to_event(me.lang))
-        ended = "error"
+        ended = SessionStatus.FAILED
     if ended is None:  # the stream ended without saying why: another tab took over, or the state moved on
         view = ExplanationView.from_snapshot(tutor.snapshot(identity, session_id))
-        if view.status == "streaming":
+        if view.status == SessionStatus.STREAMING:
             waiting.empty()
             controls.button(me.t("continue_here"), key="take_over", icon=":material/open_in_browser:")
             notice.info(me.t("taken_over"), icon=":material/tab:")

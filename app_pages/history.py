@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import SessionStatus
 from core.errors import TutorError
 from ui import app
 from ui.render import file_stem, local_time, plain_markdown
@@ -11,6 +12,7 @@ me = app.who()
 tutor = me.tutor
 identity = me.identity
 ss = st.session_state
+MAX_SEARCH_CHARS = 200  # core refuses longer searches (search_too_long)
 KIND_ICONS = {"explanation": ":material/lightbulb:", "chat": ":material/forum:"}
 
 
@@ -44,11 +46,8 @@ def title_of(row: dict) -> str:
 
 
 def status_of(row: dict) -> str:
-    status = row.get("status") or "open"
-    return me.t(f"status_{status}") if f"status_{status}" in STATUS_KEYS else status
-
-
-STATUS_KEYS = {"status_streaming", "status_paused", "status_complete", "status_error", "status_open"}
+    status = row.get("status") or SessionStatus.OPEN
+    return me.t(f"status_{status}") if status in tuple(SessionStatus) else status
 
 
 def row_view(row: dict) -> None:
@@ -63,7 +62,8 @@ def row_view(row: dict) -> None:
                 details.append(status_of(row))
             st.caption(" · ".join(d for d in details if d))
         with actions, st.container(horizontal=True, horizontal_alignment="right"):
-            resumable = row["kind"] == "explanation" and row.get("status") in ("streaming", "paused")
+            resumable = (row["kind"] == "explanation"
+                         and row.get("status") in (SessionStatus.STREAMING, SessionStatus.PAUSED))
             st.button(me.t("continue") if resumable else me.t("open"), key=f"open_{session_id}",
                       icon=":material/play_arrow:" if resumable else ":material/open_in_new:",
                       on_click=_open, args=(row,))
@@ -101,8 +101,13 @@ def main() -> None:
     if ss.get("history_error"):
         st.error(ss.pop("history_error"), icon=":material/error:")
     search = st.text_input(me.t("history_search"), key="history_search", icon=":material/search:",
-                           placeholder=me.t("history_search_placeholder"), label_visibility="collapsed")
-    rows = tutor.history.sessions(identity, search=search or "")
+                           placeholder=me.t("history_search_placeholder"), label_visibility="collapsed",
+                           max_chars=MAX_SEARCH_CHARS)
+    try:
+        rows = tutor.history.sessions(identity, search=search or "")
+    except TutorError as error:
+        st.error(me.message(error), icon=":material/error:")
+        return
     with st.container(key="history_list"):
         if not rows:
             st.info(me.t("history_no_match") if search else me.t("history_empty"), icon=":material/inbox:")

@@ -15,6 +15,7 @@ _EXPORTS = {
     "create_tutor": "tutor", "Tutor": "tutor", "Settings": "platform.settings", "SETTINGS": "platform.settings",
     # the types the facade hands out, and the errors' root
     "Identity": "school.auth", "TutorError": "errors", "LANGUAGES": "platform.i18n", "ROLES": "platform.authorization",
+    "SessionStatus": "platform.store.base",
     # pure functions for showing what the tutor returns: the whiteboard as escaped SVG, maths text never cut
     # inside a formula, maths delimiters as Markdown's ``$``
     "render_svg": "content.svg", "safe_prefix": "content.mathtext", "to_markdown_math": "content.mathtext",

@@ -1,12 +1,14 @@
 """``python -m core …``: the tutor from a terminal, with the same settings as the app.
 
 With ``--json`` the streaming commands print one object per line: ``{"event", "session_id", "data"}``.
-An ``error`` event or a refused command exits with status 1 and a one-line reason.
+An ``error`` event or a refused command exits with status 1 and prints one line, ``error CODE: message``, to
+stderr (``--verbose`` adds the log with causes and tracebacks).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Iterable
 
@@ -128,6 +130,7 @@ def _print(item: dict, session_id: str, as_json: bool) -> None:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m core", description="The tutor's command line.")
+    root.add_argument("--verbose", action="store_true", help="log causes and tracebacks of failures to stderr")
     commands = root.add_subparsers(dest="group", required=True)
 
     users = commands.add_parser("users", help="accounts").add_subparsers(dest="command", required=True)
@@ -192,13 +195,23 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # Failures reach the user as one line; the log (causes, tracebacks) only with --verbose.
+    logging.getLogger("core").addHandler(logging.StreamHandler() if args.verbose else logging.NullHandler())
     try:
         with create_tutor() as tutor:
             return args.run(tutor, args)
     except TutorError as error:
-        language = "en"
-        if getattr(args, "json", False) and args.group in ("ask", "resume", "chat"):
-            print(json.dumps({"event": "error", "session_id": getattr(args, "session_id", None),
-                              "data": {"code": error.code, "message": error.message_for(language)}}), flush=True)
-        print(f"error {error.code}: {error.message_for(language)}", file=sys.stderr)
-        return 1
+        return _fail(args, error)
+    except Exception:  # a bug: one line for the user, the traceback only in the log
+        logging.getLogger("core").exception("python -m core %s failed", args.group)
+        return _fail(args, TutorError())
+
+
+def _fail(args, error: TutorError) -> int:
+    """Print ``error CODE: message`` (and the JSON error event with ``--json``); the exit status is 1."""
+    language = "en"
+    if getattr(args, "json", False) and args.group in ("ask", "resume", "chat"):
+        print(json.dumps({"event": "error", "session_id": getattr(args, "session_id", None),
+                          "data": {"code": error.code, "message": error.message_for(language)}}), flush=True)
+    print(f"error {error.code}: {error.message_for(language)}", file=sys.stderr)
+    return 1

@@ -11,7 +11,7 @@ from .explaining.explanations import Explanations
 from .explaining.generation import Generations
 from .explaining.models import Model, model_from_settings
 from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
-from .platform import authorization, db
+from .platform import authorization, db, migrations
 from .platform.analytics import Analytics
 from .platform.i18n import LANGUAGES
 from .platform.limits import RateLimits
@@ -53,7 +53,7 @@ class Tutor:
         logging.getLogger("core").setLevel(settings.log_level.upper())
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = db.create_engine(db.database_url(settings.database_url, settings.data_dir))
-        db.migrate(self.engine)
+        migrations.migrate(self.engine)
         self.store = open_store(settings)
         self.accounts = Accounts(self.engine, default_language=settings.default_language,
                                  starting_credits=settings.starting_credits)

@@ -2,7 +2,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
-from core.platform import db
+from core.platform import db, migrations
 from core.school.accounts import Accounts
 
 
@@ -10,7 +10,7 @@ from core.school.accounts import Accounts
 def accounts(tmp_path, backend, request):
     url = backend.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'tutor.db'}"
     engine = db.create_engine(db.database_url(url, tmp_path))
-    db.migrate(engine)
+    migrations.migrate(engine)
     yield Accounts(engine)
     engine.dispose()
 

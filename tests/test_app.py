@@ -446,3 +446,44 @@ def test_an_unexpected_error_in_a_page_is_a_friendly_message_with_a_logged_refer
     ref = message.rstrip(".").split()[-1]
     [record] = [r for r in caplog.records if f"ref {ref}" in r.getMessage()]
     assert record.exc_info and "boom" in str(record.exc_info[1])
+
+
+# --- failures -----------------------------------------------------------------------------------------------------
+
+def test_ids_that_are_not_ids_are_not_found(tutor):
+    at = signed_in()
+    at.query_params["session"] = "not-a-uuid"
+    at.run()
+    assert not at.exception
+    assert errors(at) == ["No se encuentra esa sesión."]
+    at.switch_page("app_pages/chat.py")
+    at.query_params["chat"] = "abc"
+    at.run()
+    assert not at.exception
+    assert errors(at) == ["No se encuentra ese chat."]
+
+
+def test_history_search_takes_wildcards_as_text_up_to_the_longest_search(tutor):
+    tutor.ask(identity(tutor, "ana@example.org"), LESSON_ES.question.text)
+    at = signed_in()
+    at.switch_page("app_pages/history.py").run()
+    assert at.text_input(key="history_search").max_chars == 200  # what core's history search takes
+    at.text_input(key="history_search").input("%_" * 100).run()
+    assert not at.exception and not errors(at)
+    assert at.info[0].value == "Ninguna sesión coincide con la búsqueda."
+
+
+def test_the_database_down_shows_a_message_not_a_traceback(settings, monkeypatch):
+    from core.errors import StoreError
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/tutor")
+    try:
+        at = new_app().run()
+        assert not at.exception
+        assert errors(at) in ([StoreError().message_for("es")], [StoreError().message_for("en")])
+        assert "127.0.0.1" not in str(errors(at)) and not at.text_input  # no sign-in form on a dead database
+    finally:
+        monkeypatch.setenv("DATABASE_URL", settings["DATABASE_URL"])  # the fixture closes the app's own tutor

@@ -126,3 +126,31 @@ def test_single_flight_across_processes(cli, data_dir, fake_ai, backend):
              for out, _ in outputs}
     assert len(texts) == 1 and "" not in texts
     assert len(fake_ai.calls) == 1
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("args", [("users", "add", "ana@example.org", "--role", "student", "--password-stdin"),
+                                  ("credits", "balance", "ana@example.org"),
+                                  ("ask", "¿Qué es un átomo?", "--user", "ana@example.org")])
+def test_an_unreachable_database_is_one_line_and_a_failure(cli, args):
+    nobody = f"postgresql://postgres@127.0.0.1:{free_port()}/tutor"
+    done = cli(*args, stdin="a-good-pass1\n", env={"DATABASE_URL": nobody})
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error store_unavailable: "), done.stderr
+    assert "127.0.0.1" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_verbose_adds_the_cause_to_the_log(cli):
+    nobody = f"postgresql://postgres@127.0.0.1:{free_port()}/tutor"
+    done = cli("--verbose", "credits", "balance", "ana@example.org", env={"DATABASE_URL": nobody})
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith("error store_unavailable: ")
+    assert "database error" in done.stderr and "127.0.0.1" in done.stderr

@@ -4,17 +4,20 @@ import multiprocessing
 import pytest
 import sqlalchemy as sa
 
-from core.platform import db
+from core.platform import db, migrations
 
 
 def test_migrations_apply_once_and_record_versions(tmp_path):
     engine = db.create_engine(db.database_url("", tmp_path))
-    assert db.migrate(engine) == [m.__name__ for m in db.MIGRATIONS]
-    assert db.migrate(engine) == []
+    assert migrations.migrate(engine) == [m.__name__ for m in migrations.MIGRATIONS]
+    assert migrations.migrate(engine) == []
     with engine.connect() as conn:
         versions = conn.execute(sa.select(db.schema_migrations.c.version)).scalars().all()
         tables = set(sa.inspect(conn).get_table_names())
-    assert versions == list(range(1, len(db.MIGRATIONS) + 1))
+    assert versions == list(range(1, len(migrations.MIGRATIONS) + 1))
+    with engine.connect() as conn:
+        names = conn.execute(sa.select(db.schema_migrations.c.name).order_by(db.schema_migrations.c.version))
+        assert names.scalars().all() == [m.__name__ for m in migrations.MIGRATIONS]
     assert set(db.metadata.tables) <= tables
 
 
@@ -28,24 +31,24 @@ def test_sqlite_is_wal_with_foreign_keys_and_busy_timeout(tmp_path):
 
 def _migrate(path):
     engine = db.create_engine(db.database_url("", path))
-    return db.migrate(engine)
+    return migrations.migrate(engine)
 
 
 def test_concurrent_starts_migrate_once(tmp_path):
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         results = pool.map(_migrate, [tmp_path] * 4)
-    assert sorted(len(r) for r in results) == [0, 0, 0, len(db.MIGRATIONS)]
+    assert sorted(len(r) for r in results) == [0, 0, 0, len(migrations.MIGRATIONS)]
 
 
 def test_postgres_schema_and_utc(postgres_url):
     engine = db.create_engine(db.database_url(postgres_url, None))
-    assert db.migrate(engine)
+    assert migrations.migrate(engine)
     _round_trip_utc(engine)
 
 
 def test_sqlite_stores_utc(tmp_path):
     engine = db.create_engine(db.database_url("", tmp_path))
-    db.migrate(engine)
+    migrations.migrate(engine)
     _round_trip_utc(engine)
 
 

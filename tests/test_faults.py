@@ -1,5 +1,5 @@
 """Fault drills on real servers: Redis lost mid-stream or mid-generation, PostgreSQL restarted, the provider failing
-after the first step, and a process killed in the middle of a generation.
+after the first step, a process killed in the middle of a generation, and PostgreSQL stopped under a live tutor.
 
 The drills that stop a server start their own throwaway Redis or PostgreSQL (the shared servers are never touched).
 PostgreSQL refuses to run as root, so as root the cluster is created and run as the ``postgres`` OS user.
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from conftest import play_until_paused, unavailable
 
 from core.content.library import load_lessons
-from core.errors import StoreError
+from core.errors import StoreError, TutorError
 from core.explaining.generation import lock_name
 from core.platform import db
 from core.testing.fakeai import FakeAI, build_answer
@@ -384,3 +384,77 @@ def test_redis_lost_during_a_generation_refunds_and_caches_nothing(make_tutor, o
         assert list(tutor.stream(ana, again["id"]))[-1]["event"] == "explanation_complete"
         assert len(slow.calls) == 2 and cached_rows(tutor, state["question_hash"]) == 1
         assert ledger_of(tutor, ana)[0] == (-1, "generation") and tutor.credits.balance(ana) == 9
+
+
+# --- (f) PostgreSQL stopped while a tutor is live ----------------------------------------------------------------
+
+def test_postgres_down_every_facade_operation_says_store_unavailable(make_tutor, own_postgres, fake_ai, ai):
+    tutor = make_tutor(DATABASE_URL=own_postgres.url, **ai)
+    me = register(tutor, "ana@example.org")
+    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "password123", role="teacher"))
+    klass = tutor.accounts.create_class(tutor.accounts.by_email("teo@example.org"), "4ºB")
+    token = tutor.token_for(tutor.accounts.by_email("ana@example.org"))
+    paused = tutor.ask(me, LESSON.question.text)
+    play_until_paused(tutor, me, paused["id"], 2)
+    chat = tutor.chats.create(me, title="Dudas")
+    own_postgres.stop()
+
+    operations = {
+        "register": lambda: tutor.register("bea@example.org", "password123"),
+        "sign_in": lambda: tutor.sign_in("ana@example.org", "password123"),
+        "identity": lambda: tutor.identity(token),
+        "ask": lambda: tutor.ask(me, LESSON.question.text),
+        "ask_new": lambda: tutor.ask(me, "¿Por qué el cielo es azul?"),
+        "snapshot": lambda: tutor.snapshot(me, paused["id"]),
+        "resume": lambda: tutor.resume(me, paused["id"]),
+        "stream": lambda: list(tutor.stream(me, paused["id"])),
+        "pause": lambda: tutor.pause(me, paused["id"]),
+        "history": lambda: tutor.history.sessions(me),
+        "history_search": lambda: tutor.history.sessions(me, search="pitagoras"),
+        "history_delete": lambda: tutor.history.delete(me, paused["id"]),
+        "export": lambda: tutor.history.export_markdown(me, paused["id"]),
+        "board": lambda: tutor.history.board_svg(me, paused["id"]),
+        "rate": lambda: tutor.history.rate(me, paused["id"], helpful=True),
+        "rating": lambda: tutor.history.rating(me, paused["id"]),
+        "chat_create": lambda: tutor.chats.create(me, title="Otra"),
+        "chat_history": lambda: tutor.chats.history(me, chat["id"]),
+        "chat_send": lambda: list(tutor.chats.send(me, chat["id"], "Hola")),
+        "balance": lambda: tutor.credits.balance(me),
+        "grant": lambda: tutor.credits.grant(teacher, me.user_id, 1),
+        "join_class": lambda: tutor.accounts.join_class(tutor.accounts.get(me.user_id), klass.join_code),
+        "library": lambda: tutor.curation.answers(teacher),
+        "kpis": lambda: tutor.frames.kpis(teacher, klass.id, "2026-01-01", "2026-12-31"),
+        "set_language": lambda: tutor.accounts.set_language(me.user_id, "en"),
+    }
+    outcomes = {}
+    for name, operation in operations.items():
+        try:
+            operation()
+            outcomes[name] = "no error"
+        except TutorError as error:
+            outcomes[name] = error.code
+    assert outcomes == {name: "store_unavailable" for name in operations}
+    assert StoreError("store_unavailable").message_for("es") != StoreError("store_unavailable").message_for("en")
+
+    with pytest.raises(StoreError):
+        make_tutor(DATABASE_URL=own_postgres.url)  # a tutor cannot even be built while it is down
+    own_postgres.start()
+    assert tutor.snapshot(me, paused["id"])["status"] == "paused", "back to work once the database is"
+
+
+def test_postgres_down_pages_show_a_message_not_a_traceback(own_postgres, app_settings, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from ui import app
+    monkeypatch.setenv("DATABASE_URL", own_postgres.url)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
+    app.get_tutor().accounts.register("ana@example.org", "password123", language="es")
+    at.text_input(key="login_email").input("ana@example.org")
+    at.text_input(key="login_password").input("password123")
+    at.button(key="login_submit").click().run()
+    assert not at.exception and not at.error
+    own_postgres.stop()
+    for page in ("app_pages/ask.py", "app_pages/history.py", "app_pages/chat.py", "app_pages/ask.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert [e.value for e in at.error] == [StoreError().message_for("es")], page

@@ -90,3 +90,60 @@ def test_ratings(world):
         with pytest.raises(InvalidInput):
             tutor.history.rate(ana, session_id, **bad)
     assert tutor.history.rating(ana, session_id)["comment"] == "Ahora sí"
+
+
+PITAGORAS = LESSONS[6]  # "¿Cómo se calcula la hipotenusa con el teorema de Pitágoras?"
+
+
+def test_search_ignores_accents_and_case_on_both_backends(world):
+    tutor, ana, _ = world
+    assert "Pitágoras" in PITAGORAS.question.text
+    found = read(tutor, ana, PITAGORAS, chunks=1)
+    read(tutor, ana, LESSONS[0], chunks=1)
+    chat = tutor.chats.create(ana, title="Dudas de CÁLCULO")["id"]
+    for search in ("pitagoras", "PITÁGORAS", "Pitágoras", "  teorema de pitagoras "):
+        assert [s["id"] for s in tutor.history.sessions(ana, search=search)] == [found], search
+    assert [s["id"] for s in tutor.history.sessions(ana, search="CALCUL")] == [chat, found]
+
+
+def test_search_takes_percent_and_underscore_as_text(world):
+    tutor, ana, _ = world
+    read(tutor, ana, LESSONS[0], chunks=1)
+    percent = tutor.chats.create(ana, title="Un 50% de descuento")["id"]
+    under = tutor.chats.create(ana, title="La variable x_1")["id"]
+    assert [s["id"] for s in tutor.history.sessions(ana, search="%")] == [percent]
+    assert [s["id"] for s in tutor.history.sessions(ana, search="_")] == [under]
+    assert tutor.history.sessions(ana, search="%_%") == []
+
+
+def test_search_length_is_capped(world):
+    tutor, ana, _ = world
+    read(tutor, ana, LESSONS[0], chunks=1)
+    assert tutor.history.sessions(ana, search="x" * 200) == []
+    for search in ("x" * 201, "ecuación" * 7_500):
+        with pytest.raises(InvalidInput) as refused:
+            tutor.history.sessions(ana, search=search)
+        assert refused.value.code == "search_too_long" and "200" in refused.value.message_for("es")
+    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "password123", role="teacher"))
+    with pytest.raises(InvalidInput, match="200"):
+        tutor.curation.answers(teacher, search="x" * 60_000)
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "abc", "", "1 or 1=1", "%", "x" * 60_000,
+                                 "00000000-0000-0000-0000-00000000000G", "{12345678-1234-5678-1234-567812345678}",
+                                 "12345678-1234-5678-1234-56781234567A"])
+def test_ids_that_are_not_ids_are_not_found(world, bad):
+    tutor, ana, _ = world
+    explanation_calls = [lambda: tutor.snapshot(ana, bad), lambda: tutor.pause(ana, bad),
+                         lambda: tutor.resume(ana, bad), lambda: list(tutor.stream(ana, bad)),
+                         lambda: tutor.history.delete(ana, bad), lambda: tutor.history.export_markdown(ana, bad),
+                         lambda: tutor.history.board_svg(ana, bad), lambda: tutor.history.rating(ana, bad),
+                         lambda: tutor.history.rate(ana, bad, helpful=True),
+                         lambda: tutor.chats.create(ana, explanation_id=bad)]
+    chat_calls = [lambda: tutor.chats.history(ana, bad), lambda: tutor.chats.send(ana, bad, "Hola")]
+    for calls, code in ((explanation_calls, "session_not_found"), (chat_calls, "chat_not_found")):
+        for call in calls:
+            with pytest.raises(NotFound) as missing:
+                call()
+            assert missing.value.code == code
+    assert tutor.history.sessions(ana) == [], "nothing was created"

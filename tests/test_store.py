@@ -1,10 +1,12 @@
 """The store protocol, run against both implementations: embedded SQLite and a real Redis."""
+import sqlite3
 import threading
 import time
 
 import pytest
 
-from core.platform.store import PAUSED, STREAMING, EmbeddedStore
+from core.errors import StoreError
+from core.platform.store import EmbeddedStore, SessionStatus
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -21,7 +23,8 @@ def store(request, tmp_path):
 
 def session(**fields):
     state = dict(id="s1", owner="u1", kind="explanation", question_hash="h", generation_id=None, answer_id="a1",
-                 language="es", status=STREAMING, reader="r1", step=1, position=0, created_at=1.0, last_activity=1.0)
+                 language="es", status=SessionStatus.STREAMING, reader="r1", step=1, position=0, created_at=1.0,
+                 last_activity=1.0)
     state.update(fields)
     return state
 
@@ -29,7 +32,7 @@ def session(**fields):
 def test_put_and_get_round_trip(store):
     store.put_session(session(), ttl=60)
     got = store.get_session("s1", ttl=60)
-    assert got["owner"] == "u1" and got["status"] == STREAMING and got["step"] == 1 and got["position"] == 0
+    assert got["owner"] == "u1" and got["status"] == SessionStatus.STREAMING and got["step"] == 1 and got["position"] == 0
     assert got["answer_id"] == "a1" and got["generation_id"] is None
     assert store.get_session("missing", ttl=60) is None
 
@@ -50,10 +53,10 @@ def test_advance_is_conditional(store):
     assert store.advance("s1", "r1", 1, 0, 1, 10, ttl=60)
     assert not store.advance("s1", "r1", 1, 0, 1, 20, ttl=60), "stale cursor"
     assert not store.advance("s1", "other", 1, 10, 1, 20, ttl=60), "not the reader"
-    assert store.set_status("s1", PAUSED, expect=(STREAMING,), ttl=60)["status"] == PAUSED
+    assert store.set_status("s1", SessionStatus.PAUSED, expect=(SessionStatus.STREAMING,), ttl=60)["status"] == SessionStatus.PAUSED
     assert not store.advance("s1", "r1", 1, 10, 1, 20, ttl=60), "paused"
-    assert store.set_status("s1", PAUSED, expect=(STREAMING,), ttl=60) is None
-    assert store.set_status("s1", STREAMING, expect=(PAUSED,), ttl=60, reader="r2")["reader"] == "r2"
+    assert store.set_status("s1", SessionStatus.PAUSED, expect=(SessionStatus.STREAMING,), ttl=60) is None
+    assert store.set_status("s1", SessionStatus.STREAMING, expect=(SessionStatus.PAUSED,), ttl=60, reader="r2")["reader"] == "r2"
     assert not store.advance("s1", "r1", 1, 10, 1, 20, ttl=60), "taken over"
     assert store.advance("s1", "r2", 1, 10, 2, 10, ttl=60)
     assert store.get_session("s1", ttl=60)["step"] == 2
@@ -123,3 +126,59 @@ def test_sliding_window(store):
     assert store.hit_window("u2:ask", 3, 0.5) == 0
     time.sleep(wait + 0.05)
     assert store.hit_window("u1:ask", 3, 0.5) == 0
+
+
+# --- failures of the embedded store's SQLite file: always StoreError, never sqlite3.Error ------------------------
+
+def test_a_locked_file_is_store_unavailable(tmp_path):
+    store = EmbeddedStore(tmp_path / "sessions.db")
+    store.put_session(session(), ttl=60)
+    other = sqlite3.connect(tmp_path / "sessions.db", isolation_level=None)
+    other.execute("begin immediate")  # another process holds the write lock
+    store._conn().execute("pragma busy_timeout=0")
+    try:
+        for write in (lambda: store.put_session(session(id="s2"), ttl=60), lambda: store.append("g1", {}, ttl=60),
+                      lambda: store.set_status("s1", SessionStatus.PAUSED, expect=None, ttl=60),
+                      lambda: store.acquire("lock", "t", 1000), lambda: store.hit_window("k", 5, 1.0)):
+            with pytest.raises(StoreError) as refused:
+                write()
+            assert refused.value.code == "store_unavailable"
+            assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
+    finally:
+        other.execute("rollback")
+        other.close()
+    assert store.set_status("s1", SessionStatus.PAUSED, expect=None, ttl=60)["status"] == SessionStatus.PAUSED
+
+
+def test_a_failed_commit_is_store_unavailable_and_rolled_back(tmp_path):
+    store = EmbeddedStore(tmp_path / "sessions.db")
+    conn = store._conn()
+
+    def no_commit(action, arg, *_):
+        return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_TRANSACTION and arg == "COMMIT" else sqlite3.SQLITE_OK
+
+    conn.set_authorizer(no_commit)
+    with pytest.raises(StoreError) as refused:
+        store.put_session(session(), ttl=60)
+    assert isinstance(refused.value.__cause__, sqlite3.DatabaseError)
+    assert not conn.in_transaction, "the failed transaction was rolled back, not left open"
+    conn.set_authorizer(None)
+    assert store.get_session("s1", ttl=60) is None, "nothing half-written"
+    store.put_session(session(), ttl=60)
+    assert store.get_session("s1", ttl=60)["owner"] == "u1"
+
+
+def test_a_corrupted_file_is_store_unavailable_for_reads_too(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = EmbeddedStore(path)
+    store.put_session(session(), ttl=60)
+    store.append("g1", {"type": "step"}, ttl=60)
+    store.close()
+    for extra in (path.with_name("sessions.db-wal"), path.with_name("sessions.db-shm")):
+        extra.unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database" * 300)
+    for read in (lambda: store.get_session("s1", ttl=60), lambda: store.read("g1"), lambda: store.holder("lock"),
+                 store.ping, lambda: EmbeddedStore(path)):
+        with pytest.raises(StoreError) as refused:
+            read()
+        assert isinstance(refused.value.__cause__, sqlite3.DatabaseError)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from psycopg import errors, sql
 from psycopg.types.string import TextLoader
 
-from core.platform import db
+from core.platform import db, migrations
 
 SUPABASE = Path(__file__).resolve().parents[1] / "supabase"
 EMULATION = SUPABASE / "emulation.sql"
@@ -231,7 +231,7 @@ def test_users_are_profiles_of_auth_users_and_rls_is_forced_everywhere(supabase_
 def test_migrations_can_be_applied_again(world):
     apply_sql(world.url, MIGRATIONS)
     assert as_owner(world.conn, "select version, name from public.schema_migrations order by version") == [
-        (version, migration.__name__) for version, migration in enumerate(db.MIGRATIONS, start=1)]
+        (version, migration.__name__) for version, migration in enumerate(migrations.MIGRATIONS, start=1)]
     assert as_owner(world.conn, "select count(*) from public.tutor_sessions") == [(4,)]
     with request(world.conn, world.A) as cur:
         assert column(cur, "select id from public.tutor_sessions") == world.owned("tutor_sessions", "A")
@@ -240,8 +240,8 @@ def test_migrations_can_be_applied_again(world):
 def test_app_migrator_applies_nothing_and_the_app_writes_through_core_tables(world):
     engine = db.create_engine(world.url)
     try:
-        assert db.migrate(engine) == []
-        assert db.migrate(engine) == []
+        assert migrations.migrate(engine) == []
+        assert migrations.migrate(engine) == []
         user_id = db.new_id()
         with engine.begin() as conn:
             # The profile of a Supabase Auth user: the auth row exists first (GoTrue's job).
@@ -275,9 +275,9 @@ def test_sql_migrations_after_the_app_migrator_give_the_same_database(postgres_u
     apply_sql(postgres_url, [EMULATION])
     engine = db.create_engine(postgres_url)
     try:
-        assert db.migrate(engine) == [migration.__name__ for migration in db.MIGRATIONS]
+        assert migrations.migrate(engine) == [migration.__name__ for migration in migrations.MIGRATIONS]
         apply_sql(postgres_url, MIGRATIONS)
-        assert db.migrate(engine) == []
+        assert migrations.migrate(engine) == []
     finally:
         engine.dispose()
     with connect(postgres_url, autocommit=True) as conn:
@@ -528,7 +528,7 @@ def test_service_role_writes_ai_answers_and_sees_everything(world):
                     "'v', 'edited') returning id")
         new = cur.fetchone()[0]
         assert len(column(cur, "select id from public.tutor_sessions")) == 4
-        assert column(cur, "select version from public.schema_migrations") == set(range(1, len(db.MIGRATIONS) + 1))
+        assert column(cur, "select version from public.schema_migrations") == set(range(1, len(migrations.MIGRATIONS) + 1))
     with request(world.conn, world.A) as cur:
         assert column(cur, "select id from public.ai_answers") == {new}
 

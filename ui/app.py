@@ -60,6 +60,12 @@ def get_tutor():
     return _build_tutor(key)
 
 
+def show_failure(error: TutorError) -> None:
+    """The message of an error no page handled (the tutor could not even be built when the database is down)."""
+    language = st.session_state.get("lang") or _browser_language() or "es"
+    st.error(error.message_for(language), icon=":material/error:")
+
+
 # --- who is here -----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from core import render_svg, safe_prefix, to_markdown_math
+from core import SessionStatus, render_svg, safe_prefix, to_markdown_math
 from core.errors import TutorError
 
 from .texts import t
@@ -118,8 +118,8 @@ class ExplanationView:
     """What a page shows of one explanation: built from ``tutor.snapshot`` and moved on by stream events.
 
     ``apply(event)`` returns what changed, so a page re-renders only that part: ``"waiting"``, ``"start"``,
-    ``("step", n)`` (a new or grown step), ``"canvas"``, ``"complete"``, ``"paused"``, ``"resumed"``, ``"error"``,
-    or ``None``.
+    ``("step", n)`` (a new or grown step), ``"canvas"``, ``"resumed"``, the status the session ended in
+    (``SessionStatus.COMPLETE``, ``PAUSED`` or ``FAILED``), or ``None``.
     """
 
     session_id: str
@@ -161,7 +161,7 @@ class ExplanationView:
             self.waiting = None
             self.total_steps = data.get("total_steps")
             self.duration = data.get("estimated_duration") or self.duration
-            self.status = "streaming"
+            self.status = SessionStatus.STREAMING
             return "start"
         if name == "step_start":
             number = int(data["step"])
@@ -182,20 +182,20 @@ class ExplanationView:
             self.steps[int(data["step"]) - 1].complete = True
             return ("step", int(data["step"]))
         if name == "explanation_complete":
-            self.status = "complete"
+            self.status = SessionStatus.COMPLETE
             self.total_steps = data.get("steps_completed") or self.total_steps
             self.duration = data.get("total_duration") or self.duration
-            return "complete"
+            return SessionStatus.COMPLETE
         if name == "streaming_paused":
-            self.status = "paused"
-            return "paused"
+            self.status = SessionStatus.PAUSED
+            return SessionStatus.PAUSED
         if name == "streaming_resumed":
-            self.status = "streaming"
+            self.status = SessionStatus.STREAMING
             return "resumed"
         if name == "error":
-            self.status = "error"
+            self.status = SessionStatus.FAILED
             self.error = data
-            return "error"
+            return SessionStatus.FAILED
         return None
 
     def progress(self, number: int, language: str) -> str:

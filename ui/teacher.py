@@ -12,6 +12,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from core import SessionStatus
 from core.errors import TutorError
 from ui import app
 from ui.render import plain_markdown, progress_label, step_markdown
@@ -25,7 +26,7 @@ from ui.teacher_view import (
 )
 
 ANSWER_STATUSES = ("all", "approved", "retired")
-SESSION_STATUSES = ("streaming", "paused", "complete", "error", "open")
+SESSION_STATUSES = tuple(SessionStatus)
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm"
 NOTICE_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "error": ":material/error:"}
 

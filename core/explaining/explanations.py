@@ -25,7 +25,7 @@ from ..errors import AIError, NotFound, StoreError, TutorError
 from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t, waiting_phrases
 from ..platform.metrics import Metrics
-from ..platform.store import COMPLETE, PAUSED, STREAMING
+from ..platform.store import SessionStatus
 from .generation import Generations
 from .generation_log import Source, lock_name
 
@@ -76,14 +76,15 @@ class Explanations:
             conn.execute(db.tutor_sessions.insert().values(
                 id=session_id, user_id=identity.user_id, kind="explanation", title=question.text[:200],
                 question=question.text, question_hash=question.hash, language=language, answer_id=answer_id,
-                status=STREAMING))
+                status=SessionStatus.STREAMING))
         self.analytics.record("question_asked", user_id=identity.user_id, session_id=session_id,
                               question_hash=question.hash, language=language, question=question.text[:200])
         self.analytics.record("cache_hit" if answer_id else "cache_miss", user_id=identity.user_id,
                               session_id=session_id, question_hash=question.hash)
         state = dict(id=session_id, owner=identity.user_id, kind="explanation", question_hash=question.hash,
-                     generation_id=generation_id, answer_id=answer_id, language=language, status=STREAMING,
-                     reader="", step=0, position=0, created_at=time.time(), last_activity=time.time())
+                     generation_id=generation_id, answer_id=answer_id, language=language,
+                     status=SessionStatus.STREAMING, reader="", step=0, position=0, created_at=time.time(),
+                     last_activity=time.time())
         self.store.put_session(state, self.settings.session_ttl)
         return state
 
@@ -105,6 +106,7 @@ class Explanations:
 
     def state(self, identity, session_id: str) -> dict:
         """The live state of one of the caller's sessions (rebuilt from the database once the TTL has passed)."""
+        session_id = db.checked_id(session_id, "session_not_found")
         state = self.store.get_session(session_id, self.settings.session_ttl)
         if state is None:
             state = self._rehydrate(session_id)
@@ -113,7 +115,8 @@ class Explanations:
 
     def pause(self, identity, session_id: str) -> dict:
         state = self.state(identity, session_id)
-        paused = self.store.set_status(session_id, PAUSED, expect=(STREAMING,), ttl=self.settings.session_ttl)
+        paused = self.store.set_status(session_id, SessionStatus.PAUSED, expect=(SessionStatus.STREAMING,),
+                                       ttl=self.settings.session_ttl)
         if paused is None:
             return self.state(identity, session_id)
         self._save(paused)
@@ -123,7 +126,8 @@ class Explanations:
 
     def resume(self, identity, session_id: str) -> dict:
         state = self.state(identity, session_id)
-        resumed = self.store.set_status(session_id, STREAMING, expect=(PAUSED,), ttl=self.settings.session_ttl)
+        resumed = self.store.set_status(session_id, SessionStatus.STREAMING, expect=(SessionStatus.PAUSED,),
+                                        ttl=self.settings.session_ttl)
         if resumed is None:
             return self.state(identity, session_id)
         self._save(resumed)
@@ -148,8 +152,8 @@ class Explanations:
             offset += len(step.content)
         with self.engine.connect() as conn:
             question = conn.execute(sa.select(db.tutor_sessions.c.question)
-                                    .where(db.tutor_sessions.c.id == session_id)).scalar()
-        return {"session_id": session_id, "question": question or "", "status": state["status"], "step": state["step"],
+                                    .where(db.tutor_sessions.c.id == state["id"])).scalar()
+        return {"session_id": state["id"], "question": question or "", "status": state["status"], "step": state["step"],
                 "position": state["position"], "language": state["language"], "steps": steps,
                 "total_steps": len(source.steps) if source.finished else None,
                 "total_duration": source.total_duration, "answer_id": source.answer_id,
@@ -161,14 +165,14 @@ class Explanations:
         """The student's events from the saved cursor on, paced, until the end, a pause or a takeover."""
         state = self.state(identity, session_id)
         language = state["language"]
-        if state["status"] == PAUSED:
+        if state["status"] == SessionStatus.PAUSED:
             yield event("streaming_paused", step=state["step"], position=state["position"], message=t("paused", language))
             return
-        if state["status"] != STREAMING:
+        if state["status"] != SessionStatus.STREAMING:
             return
         reader = reader or uuid.uuid4().hex
-        state = self.store.set_status(session_id, STREAMING, expect=(STREAMING,), ttl=self.settings.session_ttl,
-                                      reader=reader)
+        state = self.store.set_status(session_id, SessionStatus.STREAMING, expect=(SessionStatus.STREAMING,),
+                                      ttl=self.settings.session_ttl, reader=reader)
         if state is None:
             return
         with self.metrics.streaming():
@@ -205,8 +209,8 @@ class Explanations:
         return Source.of_answer(cached.answer, cached.id)
 
     def _fail(self, state: dict, error: AIError) -> None:
-        failed = self.store.set_status(state["id"], "error", expect=None, ttl=self.settings.session_ttl)
-        self._save(failed or {**state, "status": "error"})
+        failed = self.store.set_status(state["id"], SessionStatus.FAILED, expect=None, ttl=self.settings.session_ttl)
+        self._save(failed or {**state, "status": SessionStatus.FAILED})
         self.analytics.record("error", user_id=state["owner"], session_id=state["id"],
                               question_hash=state["question_hash"], code=error.code)
 
@@ -225,7 +229,7 @@ class Explanations:
             with self.engine.begin() as conn:
                 conn.execute(db.tutor_sessions.update().where(c.id == session_id, ahead)
                              .values(step=step, position=position, updated_at=db.utcnow()))
-        except sa.exc.SQLAlchemyError:
+        except (StoreError, sa.exc.SQLAlchemyError):
             log.exception("could not keep the cursor of session %s", session_id)
 
     def _rehydrate(self, session_id: str) -> dict:
@@ -234,7 +238,7 @@ class Explanations:
                                                                   db.tutor_sessions.c.kind == "explanation")).first()
         if row is None:
             raise NotFound("session_not_found")
-        status = PAUSED if row.status == STREAMING else row.status
+        status = SessionStatus.PAUSED if row.status == SessionStatus.STREAMING else row.status
         state = dict(id=str(row.id), owner=str(row.user_id), kind=row.kind, question_hash=row.question_hash,
                      generation_id=None, answer_id=str(row.answer_id) if row.answer_id else None,
                      language=row.language, status=status, reader="", step=row.step, position=row.position,
@@ -373,16 +377,18 @@ class _Reader:
     def _maybe_save(self) -> None:
         if time.monotonic() - self.last_saved >= DURABLE_EVERY_S:
             self.last_saved = time.monotonic()
-            self.x._save({**self.state, "step": self.step, "position": self.position, "status": STREAMING})
+            self.x._save({**self.state, "step": self.step, "position": self.position,
+                          "status": SessionStatus.STREAMING})
 
     def _stopped(self):
         current = self.store.get_session(self.state["id"], self.settings.session_ttl)
-        if current and current["status"] == PAUSED:
+        if current and current["status"] == SessionStatus.PAUSED:
             yield event("streaming_paused", step=current["step"], position=current["position"],
                         message=t("paused", self.state["language"]))
 
     def _complete(self):
-        done = self.store.set_status(self.state["id"], COMPLETE, expect=(STREAMING,), ttl=self.settings.session_ttl)
+        done = self.store.set_status(self.state["id"], SessionStatus.COMPLETE, expect=(SessionStatus.STREAMING,),
+                                     ttl=self.settings.session_ttl)
         if done is None or done.get("reader") != self.reader:
             yield from self._stopped()
             return

@@ -5,6 +5,7 @@ import logging
 
 import sqlalchemy as sa
 
+from ..errors import StoreError
 from . import db
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class Analytics:
                 conn.execute(db.events.insert().values(kind=kind, user_id=user_id, session_id=session_id,
                                                        question_hash=question_hash, step=step, value=value,
                                                        data=data))
-        except sa.exc.SQLAlchemyError:
+        except (StoreError, sa.exc.SQLAlchemyError):
             log.exception("could not record analytics event %s", kind)
 
     def events(self, *, user_id: str | None = None, kind: str | None = None) -> list[dict]:

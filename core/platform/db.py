@@ -1,18 +1,22 @@
 """One schema for SQLite (default) and PostgreSQL/Supabase, with SQLAlchemy Core.
 
-Migrations are small functions applied in order, each once, recorded in ``schema_migrations``; ``migrate`` is
-idempotent and safe when several processes start together. Datetimes are stored as UTC.
+The tables here are today's schema; ``migrations.py`` brings a database to it. Datetimes are stored as UTC. An
+engine from ``create_engine`` raises ``StoreError("store_unavailable")`` for a database that is down, unreachable
+or failing (see ``_map_database_errors``), so no driver exception reaches a caller.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from pathlib import Path
-from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from ..errors import NotFound, StoreError
+
+log = logging.getLogger(__name__)
 metadata = sa.MetaData()
 
 
@@ -44,6 +48,17 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def checked_id(value: object, not_found: str = "not_found") -> str:
+    """``value`` if it is an id as this app writes them (a lowercase, hyphenated UUID); anything else cannot name
+    a row, so it is ``NotFound(not_found)`` before any query (PostgreSQL would refuse the cast with ``DataError``)."""
+    try:
+        if isinstance(value, str) and str(uuid.UUID(value)) == value:
+            return value
+    except ValueError:
+        pass
+    raise NotFound(not_found)
+
+
 Id = sa.Uuid(as_uuid=False)
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
 
@@ -60,7 +75,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255)),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("language", sa.String(8), nullable=False),
-    sa.Column("credits", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("credits", sa.Integer, nullable=False, default=0, server_default=sa.text("0")),
     _created(),
     sa.CheckConstraint("role in ('student', 'teacher', 'admin')", name="users_role"),
     sa.CheckConstraint("credits >= 0", name="users_credits"),
@@ -196,48 +211,6 @@ schema_migrations = sa.Table(
 )
 
 
-# --- migrations -------------------------------------------------------------------------------------------------
-
-def _has_column(conn: sa.Connection, table: str, column: str) -> bool:
-    return column in {c["name"] for c in sa.inspect(conn).get_columns(table)}
-
-
-def m001_initial(conn: sa.Connection) -> None:
-    for table in (users, classes, memberships, ai_answers, tutor_sessions, messages, ratings, events):
-        table.create(conn, checkfirst=True)
-
-
-def m002_curation_and_credits(conn: sa.Connection) -> None:
-    """Answer versions (who changed what, when) and credit balances with their ledger."""
-    if not _has_column(conn, "users", "credits"):
-        # SQLite cannot add a CHECK constraint to an existing table; PostgreSQL gets it.
-        conn.execute(sa.text("alter table users add column credits integer not null default 0"))
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("alter table users add constraint users_credits check (credits >= 0)"))
-    answer_versions.create(conn, checkfirst=True)
-    credit_ledger.create(conn, checkfirst=True)
-
-
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [m001_initial, m002_curation_and_credits]
-
-
-def migrate(engine: sa.Engine) -> list[str]:
-    """Apply the migrations not applied yet, each in its own transaction; returns the names applied now."""
-    applied_now = []
-    for version, migration in enumerate(MIGRATIONS, start=1):
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("select pg_advisory_xact_lock(7243001)"))
-            schema_migrations.create(conn, checkfirst=True)
-            done = conn.execute(sa.select(schema_migrations.c.version)
-                                .where(schema_migrations.c.version == version)).first()
-            if not done:
-                migration(conn)
-                conn.execute(schema_migrations.insert().values(version=version, name=migration.__name__))
-                applied_now.append(migration.__name__)
-    return applied_now
-
-
 # --- engines ----------------------------------------------------------------------------------------------------
 
 def database_url(configured: str, data_dir: Path) -> str:
@@ -260,12 +233,29 @@ def _sqlite_connect(dbapi_connection, _record):
     cursor.close()
 
 
+def _map_database_errors(context: sa.engine.ExceptionContext) -> None:
+    """The engine's ``handle_error`` hook, so it covers every query and connect of every module: a database that
+    is down, unreachable or failing becomes ``StoreError`` (the cause goes to the log). Integrity errors pass
+    through (callers turn a lost insert race into its answer); so do errors raised before the driver (bad Python
+    values, which are bugs)."""
+    if context.is_pre_ping:
+        return  # the pool replaces a dead pooled connection itself; a failed reconnect comes back here
+    error = context.sqlalchemy_exception
+    driver_failure = isinstance(error, sa.exc.DBAPIError) and not isinstance(error, sa.exc.IntegrityError)
+    if context.is_disconnect or driver_failure:
+        log.warning("database error: %s", context.original_exception)
+        raise StoreError() from context.original_exception
+
+
 def create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_connect)
         # Writers take the lock when the transaction starts, so read-then-write never fails half-way with BUSY.
         sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        return engine
-    # prepare_threshold=None: Supabase's transaction pooler (port 6543) cannot keep prepared statements.
-    return sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    else:
+        # prepare_threshold=None: Supabase's transaction pooler (port 6543) cannot keep prepared statements.
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None,
+                                                                        "connect_timeout": 10})
+    sa.event.listen(engine, "handle_error", _map_database_errors)
+    return engine

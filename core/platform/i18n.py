@@ -51,6 +51,9 @@ ERRORS: dict[str, dict[str, str]] = {
     "unknown_user": {"es": "No existe ningún usuario con el correo {email}.", "en": "There is no user with email {email}."},
     "unknown_class": {"es": "No existe ninguna clase con el código {code}.", "en": "There is no class with code {code}."},
     "session_not_found": {"es": "No se encuentra esa sesión.", "en": "That session does not exist."},
+    "chat_not_found": {"es": "No se encuentra ese chat.", "en": "That chat does not exist."},
+    "search_too_long": {"es": "La búsqueda es demasiado larga (máximo {limit} caracteres).",
+                        "en": "The search is too long (at most {limit} characters)."},
     "email_taken": {"es": "Ya hay una cuenta con el correo {email}.", "en": "An account with email {email} already exists."},
     "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
     "ai_unavailable": {
@@ -74,8 +77,8 @@ ERRORS: dict[str, dict[str, str]] = {
                        "en": "The number of credits must be a whole number from 1 to {limit}."},
     "invalid_reason": {"es": "El motivo debe tener como mucho {limit} caracteres.",
                        "en": "The reason must be at most {limit} characters long."},
-    "store_unavailable": {"es": "El almacén de sesiones no responde. Inténtalo de nuevo.",
-                          "en": "The session store is not answering. Please try again."},
+    "store_unavailable": {"es": "El almacenamiento del tutor no responde. Inténtalo de nuevo en un momento.",
+                          "en": "The tutor's storage is not answering. Please try again in a moment."},
     # --- the HTTP API ---
     "invalid_event_id": {"es": "La posición de reanudación (Last-Event-ID) no es válida para esta sesión.",
                          "en": "The resume position (Last-Event-ID) is not valid for this session."},

@@ -14,6 +14,7 @@ from ..content.questions import clean_text
 from ..errors import AIError, NotFound, TutorError
 from ..explaining.models import LANGUAGE_NAMES, Model, load_prompt
 from ..platform import authorization, db
+from ..platform.store import SessionStatus
 from .accounts import clean_name
 
 CONTEXT_MESSAGES = 10
@@ -43,7 +44,7 @@ class Chats:
         explanations."""
         title = clean_name(title, limit=200)
         language = language or identity.language
-        if explanation_id:
+        if explanation_id is not None:
             parent = self._session(identity, explanation_id, kind="explanation")
             steps = self._explanation_steps(parent)
             if step is not None and not 1 <= step <= max(1, len(steps)):
@@ -53,7 +54,7 @@ class Chats:
         with self.engine.begin() as conn:
             conn.execute(db.tutor_sessions.insert().values(
                 id=session_id, user_id=identity.user_id, kind="chat", title=title[:200], language=language,
-                parent_session_id=explanation_id, parent_step=step, status="open"))
+                parent_session_id=explanation_id, parent_step=step, status=SessionStatus.OPEN))
         return {"id": session_id, "title": title, "language": language}
 
     def history(self, identity, session_id: str) -> list[dict]:
@@ -123,11 +124,13 @@ class Chats:
         return list(answer.answer.steps) if answer else []
 
     def _session(self, identity, session_id: str, *, kind: str):
+        missing = "chat_not_found" if kind == "chat" else "session_not_found"
+        session_id = db.checked_id(session_id, missing)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(db.tutor_sessions).where(db.tutor_sessions.c.id == session_id,
                                                                   db.tutor_sessions.c.kind == kind)).first()
         if row is None:
-            raise NotFound("session_not_found")
+            raise NotFound(missing)
         authorization.require_owner(identity, row.user_id)
         return row
 

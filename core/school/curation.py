@@ -21,6 +21,7 @@ from ..content.questions import canonical_form
 from ..content.svg import render_svg
 from ..errors import AIError, Conflict, InvalidInput, NotFound
 from ..platform import authorization, db
+from .history import MAX_SEARCH_CHARS
 
 STATUSES = ("approved", "retired")
 SOURCES = ("library", "generated", "edited")
@@ -52,6 +53,8 @@ class Curation:
         if source:
             query = query.where(a.c.source == _one_of(source, SOURCES))
         if search.strip():
+            if len(search.strip()) > MAX_SEARCH_CHARS:
+                raise InvalidInput("search_too_long", limit=MAX_SEARCH_CHARS)
             query = query.where(_matches(search.strip()))
         with self.engine.connect() as conn:
             return [_summary(row) for row in conn.execute(query)]

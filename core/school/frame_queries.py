@@ -12,8 +12,9 @@ from sqlalchemy.ext.compiler import compiles
 
 from ..errors import InvalidInput
 from ..platform import db
+from ..platform.store import SessionStatus
 
-UNFINISHED = ("streaming", "paused")
+UNFINISHED = (SessionStatus.STREAMING, SessionStatus.PAUSED)
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -1,6 +1,8 @@
 """A student's past sessions: list and search, delete, export as Markdown and SVG, and rate an explanation."""
 from __future__ import annotations
 
+import unicodedata
+
 import sqlalchemy as sa
 
 from ..content.questions import clean_text
@@ -9,6 +11,22 @@ from ..errors import InvalidInput, NotFound
 from ..platform import authorization, db
 
 MAX_COMMENT_CHARS = 1000
+MAX_SEARCH_CHARS = 200
+
+
+def search_key(text: str) -> str:
+    """``text`` folded for matching: no case, no accents or other marks ("Pitágoras" → "pitagoras", "ñ" → "n")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _search_text(search: object) -> str:
+    if not isinstance(search, str):
+        raise InvalidInput("invalid_input")
+    search = search.strip()
+    if len(search) > MAX_SEARCH_CHARS:
+        raise InvalidInput("search_too_long", limit=MAX_SEARCH_CHARS)
+    return search
 
 
 class History:
@@ -21,18 +39,24 @@ class History:
         self.analytics = analytics
 
     def sessions(self, identity, *, search: str = "", limit: int = 200) -> list[dict]:
-        """The caller's sessions, newest activity first; ``search`` matches title or question, any case."""
+        """The caller's sessions, newest activity first. ``search`` (at most ``MAX_SEARCH_CHARS``) matches title
+        or question ignoring case and accents ("pitagoras" finds "Pitágoras"); ``%`` and ``_`` are plain text."""
+        wanted = search_key(_search_text(search))
         t = db.tutor_sessions
         query = (sa.select(t.c.id, t.c.kind, t.c.title, t.c.question, t.c.status, t.c.step, t.c.position,
                            t.c.language, t.c.created_at, t.c.updated_at, t.c.parent_session_id)
-                 .where(t.c.user_id == identity.user_id).order_by(t.c.updated_at.desc(), t.c.created_at.desc())
-                 .limit(limit))
-        if search.strip():
-            pattern = f"%{search.strip().lower()}%"
-            query = query.where(sa.or_(sa.func.lower(t.c.title).like(pattern),
-                                       sa.func.lower(t.c.question).like(pattern)))
+                 .where(t.c.user_id == identity.user_id).order_by(t.c.updated_at.desc(), t.c.created_at.desc()))
+        if not wanted:
+            query = query.limit(limit)
+        found = []
         with self.engine.connect() as conn:
-            return [dict(row._mapping, id=str(row.id)) for row in conn.execute(query)]
+            # Matched here, not in SQL: one folding for SQLite and PostgreSQL alike (neither folds accents itself).
+            for row in conn.execute(query):
+                if wanted in search_key(f"{row.title}\n{row.question}"):
+                    found.append(dict(row._mapping, id=str(row.id)))
+                    if len(found) == limit:
+                        break
+        return found
 
     def delete(self, identity, session_id: str) -> None:
         """Delete one of the caller's sessions with its messages and rating (chats opened on it are kept)."""
@@ -87,6 +111,7 @@ class History:
         return dict(row._mapping) if row else None
 
     def _own(self, identity, session_id: str):
+        session_id = db.checked_id(session_id, "session_not_found")
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(db.tutor_sessions).where(db.tutor_sessions.c.id == session_id)).first()
         if row is None:

@@ -1,7 +1,7 @@
 """Session store backends; ``open_store(settings)`` picks one from ``REDIS_URL``."""
 from __future__ import annotations
 
-from .base import COMPLETE, FAILED, PAUSED, STREAMING, Store
+from .base import SessionStatus, Store
 from .embedded import EmbeddedStore
 
 
@@ -12,4 +12,4 @@ def open_store(settings) -> Store:
     return EmbeddedStore(settings.data_dir / "sessions.db")
 
 
-__all__ = ["open_store", "Store", "EmbeddedStore", "STREAMING", "PAUSED", "COMPLETE", "FAILED"]
+__all__ = ["open_store", "Store", "EmbeddedStore", "SessionStatus"]

@@ -7,6 +7,7 @@ reload, a second tab or a second process can never duplicate or lose text.
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from typing import Protocol
 
 # Session fields kept by every store. Integers are stored as integers; the rest as strings.
@@ -14,7 +15,17 @@ SESSION_FIELDS = ("id", "owner", "kind", "question_hash", "generation_id", "answ
                   "reader", "step", "position", "created_at", "last_activity")
 INT_FIELDS = ("step", "position")
 
-STREAMING, PAUSED, COMPLETE, FAILED = "streaming", "paused", "complete", "error"
+
+
+class SessionStatus(StrEnum):
+    """Where a session is: an explanation streams, pauses, completes or fails; a chat is open. The values are what
+    the stores and ``tutor_sessions.status`` hold (a ``StrEnum`` compares equal to them)."""
+
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    COMPLETE = "complete"
+    FAILED = "error"
+    OPEN = "open"
 
 
 def now() -> float:

@@ -5,10 +5,11 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import StoreError
-from .base import INT_FIELDS, SESSION_FIELDS, now
+from .base import INT_FIELDS, SESSION_FIELDS, SessionStatus, now
 
 SCHEMA = """
 create table if not exists sessions (
@@ -24,7 +25,18 @@ create index if not exists hits_key on hits (key, at);
 _COLUMNS = ("id", "owner", "status", "reader", "step", "position")
 
 
+@contextmanager
+def map_sqlite_errors():
+    """Any ``sqlite3`` failure (locked, read-only, corrupt, missing file) leaves as ``StoreError``; usable as a
+    ``with`` block or as a method decorator."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise StoreError() from error
+
+
 class EmbeddedStore:
+    @map_sqlite_errors()
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,6 +58,7 @@ class EmbeddedStore:
 
     # --- sessions ----------------------------------------------------------------------------------------------
 
+    @map_sqlite_errors()
     def put_session(self, state: dict, ttl: int) -> None:
         row = {k: state.get(k) for k in SESSION_FIELDS}
         with self._tx() as conn:
@@ -54,20 +67,25 @@ class EmbeddedStore:
                          (row["id"], row["owner"], row["status"], row["reader"] or "", int(row["step"] or 0),
                           int(row["position"] or 0), json.dumps(_extra(row)), now() + ttl))
 
+    @map_sqlite_errors()
     def get_session(self, session_id: str, ttl: int) -> dict | None:
         with self._tx() as conn:
             conn.execute("update sessions set expires_at = ? where id = ? and expires_at > ?",
                          (now() + ttl, session_id, now()))
             return self._load(conn, session_id)
 
+    @map_sqlite_errors()
     def advance(self, session_id, reader, step, position, new_step, new_position, ttl) -> bool:
         with self._tx() as conn:
             changed = conn.execute(
-                "update sessions set step = ?, position = ?, expires_at = ?, data = json_set(data, '$.last_activity', ?)"
-                " where id = ? and status = 'streaming' and reader = ? and step = ? and position = ? and expires_at > ?",
-                (new_step, new_position, now() + ttl, now(), session_id, reader, step, position, now())).rowcount
+                "update sessions set step = ?, position = ?, expires_at = ?,"
+                " data = json_set(data, '$.last_activity', ?)"
+                " where id = ? and status = ? and reader = ? and step = ? and position = ? and expires_at > ?",
+                (new_step, new_position, now() + ttl, now(), session_id, SessionStatus.STREAMING, reader, step,
+                 position, now())).rowcount
         return changed == 1
 
+    @map_sqlite_errors()
     def set_status(self, session_id, status, *, expect, ttl, reader=None):
         with self._tx() as conn:
             current = self._load(conn, session_id)
@@ -78,6 +96,7 @@ class EmbeddedStore:
                          (status, current["reader"] if reader is None else reader, now() + ttl, now(), session_id))
             return self._load(conn, session_id)
 
+    @map_sqlite_errors()
     def delete_session(self, session_id: str) -> None:
         with self._tx() as conn:
             conn.execute("delete from sessions where id = ?", (session_id,))
@@ -94,6 +113,7 @@ class EmbeddedStore:
 
     # --- event logs --------------------------------------------------------------------------------------------
 
+    @map_sqlite_errors()
     def append(self, log_id: str, entry: dict, ttl: int) -> int:
         with self._tx() as conn:
             seq = conn.execute("select coalesce(max(seq), 0) + 1 from log_entries where log_id = ?",
@@ -104,6 +124,7 @@ class EmbeddedStore:
                 conn.execute("delete from log_entries where expires_at < ?", (now(),))
         return seq
 
+    @map_sqlite_errors()
     def read(self, log_id: str, after: int = 0, block_ms: int = 0) -> list[tuple[int, dict]]:
         deadline = time.monotonic() + block_ms / 1000
         while True:
@@ -115,6 +136,7 @@ class EmbeddedStore:
 
     # --- locks -------------------------------------------------------------------------------------------------
 
+    @map_sqlite_errors()
     def acquire(self, name: str, token: str, ttl_ms: int) -> bool:
         with self._tx() as conn:
             conn.execute("insert into locks values (?, ?, ?) on conflict (name) do update set"
@@ -122,15 +144,18 @@ class EmbeddedStore:
                          (name, token, now() + ttl_ms / 1000, now()))
             return conn.execute("select token from locks where name = ?", (name,)).fetchone()[0] == token
 
+    @map_sqlite_errors()
     def refresh(self, name: str, token: str, ttl_ms: int) -> bool:
         with self._tx() as conn:
             return conn.execute("update locks set expires_at = ? where name = ? and token = ? and expires_at >= ?",
                                 (now() + ttl_ms / 1000, name, token, now())).rowcount == 1
 
+    @map_sqlite_errors()
     def release(self, name: str, token: str) -> bool:
         with self._tx() as conn:
             return conn.execute("delete from locks where name = ? and token = ?", (name, token)).rowcount == 1
 
+    @map_sqlite_errors()
     def holder(self, name: str) -> str | None:
         row = self._conn().execute("select token from locks where name = ? and expires_at >= ?",
                                    (name, now())).fetchone()
@@ -138,6 +163,7 @@ class EmbeddedStore:
 
     # --- sliding windows ---------------------------------------------------------------------------------------
 
+    @map_sqlite_errors()
     def hit_window(self, key: str, limit: int, window_s: float) -> float:
         with self._tx() as conn:
             t = now()
@@ -148,6 +174,7 @@ class EmbeddedStore:
             conn.execute("insert into hits values (?, ?)", (key, t))
             return 0.0
 
+    @map_sqlite_errors()
     def ping(self) -> None:
         self._conn().execute("select 1")
 
@@ -169,14 +196,16 @@ class _Transaction:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        try:
-            self.conn.execute("begin immediate")
-        except sqlite3.Error as error:
-            raise StoreError() from error
+        self.conn.execute("begin immediate")
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("rollback" if exc_type else "commit")
+        try:
+            self.conn.execute("rollback" if exc_type else "commit")
+        except sqlite3.Error:
+            if self.conn.in_transaction:  # a failed COMMIT leaves the transaction open: never reuse it half-done
+                self.conn.execute("rollback")
+            raise
         return False
 
 

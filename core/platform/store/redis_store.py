@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 
 import redis
 
 from ...errors import StoreError
-from .base import INT_FIELDS, SESSION_FIELDS, now
+from .base import INT_FIELDS, SESSION_FIELDS, SessionStatus, now
 
 _ADVANCE = """
 local s = redis.call('HMGET', KEYS[1], 'status', 'reader', 'step', 'position')
-if s[1] ~= 'streaming' or s[2] ~= ARGV[1] or s[3] ~= ARGV[2] or s[4] ~= ARGV[3] then return 0 end
+if s[1] ~= ARGV[8] or s[2] ~= ARGV[1] or s[3] ~= ARGV[2] or s[4] ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'step', ARGV[4], 'position', ARGV[5], 'last_activity', ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 return 1
@@ -66,15 +67,14 @@ return '0'
 """
 
 
-def _wrap(method):
-    def call(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except redis.RedisError as error:
-            raise StoreError() from error
-    call.__name__ = method.__name__
-    call.__doc__ = method.__doc__
-    return call
+@contextmanager
+def map_redis_errors():
+    """Any ``redis`` failure (connection refused or lost, timeout, script error) leaves as ``StoreError``; usable
+    as a ``with`` block or as a method decorator."""
+    try:
+        yield
+    except redis.RedisError as error:
+        raise StoreError() from error
 
 
 class RedisStore:
@@ -92,26 +92,27 @@ class RedisStore:
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
 
-    @_wrap
+    @map_redis_errors()
     def put_session(self, state: dict, ttl: int) -> None:
         key = self._key("session", state["id"])
         fields = {k: ("" if state.get(k) is None else state[k]) for k in SESSION_FIELDS}
         with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(key).hset(key, mapping=fields).expire(key, ttl).execute()
 
-    @_wrap
+    @map_redis_errors()
     def get_session(self, session_id: str, ttl: int) -> dict | None:
         key = self._key("session", session_id)
         with self.client.pipeline(transaction=True) as pipe:
             state, _ = pipe.hgetall(key).expire(key, ttl, xx=False).execute()
         return _decode(state)
 
-    @_wrap
+    @map_redis_errors()
     def advance(self, session_id, reader, step, position, new_step, new_position, ttl) -> bool:
         return self._advance(keys=[self._key("session", session_id)],
-                             args=[reader, step, position, new_step, new_position, ttl, now()]) == 1
+                             args=[reader, step, position, new_step, new_position, ttl, now(),
+                                   SessionStatus.STREAMING]) == 1
 
-    @_wrap
+    @map_redis_errors()
     def set_status(self, session_id, status, *, expect, ttl, reader=None):
         key = self._key("session", session_id)
         args = [status, "0" if reader is None else "1", ttl, now(), reader or "", *(expect or ())]
@@ -119,16 +120,16 @@ class RedisStore:
             return None
         return _decode(self.client.hgetall(key))
 
-    @_wrap
+    @map_redis_errors()
     def delete_session(self, session_id: str) -> None:
         self.client.delete(self._key("session", session_id))
 
-    @_wrap
+    @map_redis_errors()
     def append(self, log_id: str, entry: dict, ttl: int) -> int:
         return int(self._append(keys=[self._key("log", log_id), self._key("logseq", log_id)],
                                 args=[json.dumps(entry), ttl]))
 
-    @_wrap
+    @map_redis_errors()
     def read(self, log_id: str, after: int = 0, block_ms: int = 0) -> list[tuple[int, dict]]:
         key = self._key("log", log_id)
         if block_ms > 0:
@@ -138,27 +139,27 @@ class RedisStore:
             items = self.client.xrange(key, min=f"({'0-%d' % after}" if after else "-")
         return [(int(entry_id.split("-")[1]), json.loads(fields["e"])) for entry_id, fields in items]
 
-    @_wrap
+    @map_redis_errors()
     def acquire(self, name: str, token: str, ttl_ms: int) -> bool:
         return bool(self.client.set(self._key("lock", name), token, nx=True, px=ttl_ms))
 
-    @_wrap
+    @map_redis_errors()
     def refresh(self, name: str, token: str, ttl_ms: int) -> bool:
         return self._refresh(keys=[self._key("lock", name)], args=[token, ttl_ms]) == 1
 
-    @_wrap
+    @map_redis_errors()
     def release(self, name: str, token: str) -> bool:
         return self._release(keys=[self._key("lock", name)], args=[token]) == 1
 
-    @_wrap
+    @map_redis_errors()
     def holder(self, name: str) -> str | None:
         return self.client.get(self._key("lock", name))
 
-    @_wrap
+    @map_redis_errors()
     def hit_window(self, key: str, limit: int, window_s: float) -> float:
         return float(self._hit_window(keys=[self._key("rate", key)], args=[limit, window_s, uuid.uuid4().hex]))
 
-    @_wrap
+    @map_redis_errors()
     def ping(self) -> None:
         self.client.ping()
 
