@@ -30,7 +30,7 @@ def parameters(quick: bool) -> dict:
 
 
 def _question(tutor) -> str:
-    from core.content.library import load_lessons
+    from core.testing.probes import load_lessons
     return next(lesson.question.text for lesson in load_lessons() if lesson.question.language == "es")
 
 
