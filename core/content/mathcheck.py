@@ -102,14 +102,24 @@ def _alarm(*_):
 
 # --- parsing ---------------------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=2048)
 def _side(text: str) -> tuple[sp.Expr, ...] | None:
+    try:
+        with _time_limit(PARSE_SECONDS):
+            return _parsed(text)
+    except _TooLong:
+        return None
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed(text: str) -> tuple[sp.Expr, ...] | None:
+    """The side as SymPy expressions (cached; a parse cut short by the time limit raises, so is not cached)."""
     variants = side_latex(text)
     if variants is None:
         return None
     try:
-        with _time_limit(PARSE_SECONDS):
-            exprs = tuple(_symbols_fixed(parse_latex(v, strict=True)) for v in variants)
+        exprs = tuple(_symbols_fixed(parse_latex(v, strict=True)) for v in variants)
+    except _TooLong:
+        raise
     except Exception:
         return None
     if any(not isinstance(e, sp.Expr) or {s.name for s in e.free_symbols} & _BLOCKED for e in exprs):

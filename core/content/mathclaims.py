@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from .mathtext import formula_spans
 
 MAX_SIDE = 240
-UNITS = frozenset("m cm mm km s ms min h kg g mg N kN J kJ W kW V A mA Hz Pa kPa K L mL l ml rad C ohm Omega "
-                  "m/s km/h".split())
+UNITS = frozenset("m cm mm km s ms min h kg g mg N kN J kJ W kW V A mA Hz Pa kPa K L mL l ml rad C ohm Ω".split())
 _UNICODE = {"·": r" \cdot ", "⋅": r" \cdot ", "×": r" \times ", "÷": r" \div ", "−": "-", "–": "-", "²": "^{2}",
             "³": "^{3}", "π": r"\pi ", "≈": r"\approx ", "≠": r"\neq ", "≤": r"\le ", "≥": r"\ge ", "°": r"^{\circ}",
             "⇒": r"\Rightarrow ", "→": r"\to ", "±": r"\pm ", "∓": r"\mp ", "Ω": r"\Omega ", "√": r"\sqrt "}
@@ -24,7 +23,7 @@ _SEPARATORS = re.compile(r"\\(?:qquad|quad|Rightarrow|Leftarrow|Leftrightarrow|L
                          r"textrm\s*\{[^{}]*\}|textbf\s*\{[^{}]*\}|\\)(?![A-Za-z])|[,;:\n]")
 _RELATIONS = re.compile(r"\\(?:approx|neq|ne|leq|le|geq|ge|lt|gt|equiv|sim|simeq|propto|cong|leqslant|geqslant)"
                         r"(?![A-Za-z])|=|<|>")
-_UNIT_TEXT = re.compile(r"\\(?:text|mathrm|textrm|mbox|rm)\s*\{([^{}]*)\}")
+_UNIT_TEXT = re.compile(r"\\(?:text|mathrm|textrm|mbox|rm)\s*\{([^{}]*)\}(\s*\^\s*(?:\{-?\d\}|\d))?")
 _FUNCTIONS = {"sen": "sin", "tg": "tan", "sin": "sin", "cos": "cos", "tan": "tan", "ln": "ln", "log": "log"}
 _FUNCTION_TEXT = re.compile(r"\\(?:text|mathrm|textrm|operatorname|mbox|rm)\s*\{\s*(sen|sin|cos|tan|tg|ln|log)\s*\}")
 _DROP = re.compile(r"\\(?:left|right|displaystyle|big|Big|bigg|Bigg|limits)(?![A-Za-z])|\\(?:begin|end)\{[a-z*]*\}"
@@ -96,14 +95,18 @@ def normalise(formula: str) -> str | None:
 
 
 def _unit_or_word(match: re.Match) -> str:
-    """A unit (``\\text{m/s}``) becomes the symbols ``U_{m}/U_{s}``; any other text separates claims."""
-    inside = match.group(1).strip()
-    words = re.split(r"\s*(/|\\cdot|·|\^\{?-?\d\}?|\s+)\s*", inside)
-    if inside and all(w in UNITS or not w.strip() or re.fullmatch(r"/|\\cdot|·|\^\{?-?\d\}?", w) for w in words):
-        for unit in sorted((u for u in UNITS if "/" not in u), key=len, reverse=True):
-            inside = re.sub(rf"(?<![A-Za-z_{{]){re.escape(unit)}(?![A-Za-z}}])", f" U_{{{unit}}} ", inside)
-        return " (" + inside.replace("·", r"\cdot") + ") "
-    return r" \text{} "
+    """A unit (``\\text{m/s}^2``: the power goes to the last unit) becomes ``(U_{m}/U_{s}^{2})``; any other
+    text separates claims."""
+    tokens = re.findall(r"[^\s/·^\\]+|/|\\cdot|·|\^\{?-?\d\}?|\S", match.group(1))
+    words = [t for t in tokens if re.fullmatch(r"[A-Za-zΩ]+", t)]
+    if not words or any(w not in UNITS for w in words) or any(
+            not re.fullmatch(r"[A-Za-zΩ]+|/|\\cdot|·|\^\{?-?\d\}?", t) for t in tokens):
+        return r" \text{} "
+    parts = [f"U_{{{t}}}" if t in UNITS else r" \cdot " if t in ("·", r"\cdot") else t for t in tokens]
+    if match.group(2):
+        last = max(i for i, part in enumerate(parts) if part.startswith("U_"))
+        parts[last] += match.group(2).strip()
+    return " (" + " ".join(parts) + ") "
 
 
 def _split_top(text: str, pattern: re.Pattern) -> list[str]:

@@ -5,14 +5,18 @@ step to the generation's event log as soon as it is final in the partial parse; 
 another) follows that log. Log entries::
 
     {"type": "step", "index": i, "step": {...}}      a validated step, in order
-    {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s}
+    {"type": "check", "index": i, "failed": [claims]}   maths claims of step i that do not hold (``verification``)
+    {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s, "verified": true | false | null}
     {"type": "error", "code": ...}
 
-The answer is cached only when the whole of it is valid; a failure caches nothing. The asker whose ask starts
+The answer is cached only when the whole of it is valid; a failure caches nothing. An answer whose maths check
+failed is kept for a teacher's review, not served: the next ask generates again, showing the model the failed
+answer and naming the claims that did not hold (one repair attempt). The asker whose ask starts
 the provider call pays one credit (``core.school.credits``), refunded if the generation fails.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,12 +26,14 @@ from dataclasses import asdict
 from ..content.answers import Answer, AnswerSchema, Step, estimate_duration, validate_answer, validate_step
 from ..errors import AIError, TutorError
 from .models import LANGUAGE_NAMES, Model, load_prompt
+from .verification import StepChecks, failed_claims_text
 
 log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "explain-v1"
 LOCK_TTL_MS = 30_000  # default of TUTOR_GENERATION_LOCK_MS
 LOG_TTL_S = 3600
+CHECK_TIMEOUT_S = 10.0  # default of TUTOR_MATH_CHECK_TIMEOUT_MS
 
 
 def lock_name(question_hash: str) -> str:
@@ -35,13 +41,16 @@ def lock_name(question_hash: str) -> str:
 
 
 class Generations:
-    def __init__(self, store, cache, model: Model | None, analytics, *, credits=None, lock_ms: int = LOCK_TTL_MS):
+    def __init__(self, store, cache, model: Model | None, analytics, *, credits=None, lock_ms: int = LOCK_TTL_MS,
+                 checker=None, check_timeout: float = CHECK_TIMEOUT_S):
         self.store = store
         self.cache = cache
         self.model = model
         self.analytics = analytics
         self.credits = credits
         self.lock_ms = lock_ms
+        self.checker = checker  # a ``core.content.mathworker.MathChecker``; None: answers are not checked
+        self.check_timeout = check_timeout
         self._threads: list[threading.Thread] = []
 
     def start_or_follow(self, question, *, user_id: str | None = None) -> tuple[str, str]:
@@ -90,17 +99,21 @@ class Generations:
     def run(self, question, token: str, user_id: str | None = None, paid: bool = False) -> None:
         heartbeat = _Heartbeat(self.store, lock_name(question.hash), token, self.lock_ms)
         started = time.monotonic()
+        checks = StepChecks(self.checker, lambda entry: self._publish(token, entry), self.check_timeout)
         try:
-            answer, usage = self._generate(question, token)
-            answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION)
+            answer, usage = self._generate(question, token, checks)
+            verdict = checks.finish([step.content for step in answer.steps])
+            answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION,
+                                         verified=verdict.verified, failures=verdict.failures)
         except Exception as error:
             self._failed(question, token, user_id, paid, error)
         else:
             self.analytics.record("generation", user_id=user_id, question_hash=question.hash,
                                   value=time.monotonic() - started, **usage)
             self._publish(token, {"type": "done", "answer_id": answer_id, "total_steps": len(answer.steps),
-                                  "total_duration": answer.total_duration})
+                                  "total_duration": answer.total_duration, "verified": verdict.verified})
         finally:
+            checks.stop()
             heartbeat.stop()
             self._quietly(self.store.release, lock_name(question.hash), token)
 
@@ -128,21 +141,31 @@ class Generations:
         except Exception:
             log.exception("generation clean-up step %s failed", getattr(action, "__name__", action))
 
-    def _generate(self, question, token: str) -> tuple[Answer, dict]:
+    def _generate(self, question, token: str, checks: StepChecks) -> tuple[Answer, dict]:
         messages = [{"role": "system", "content": load_prompt(PROMPT_VERSION, language_name=LANGUAGE_NAMES[
                         question.language])},
-                    {"role": "user", "content": question.text}]
+                    {"role": "user", "content": question.text}] + self._repair_of_failed(question)
         published: list[Step] = []
         try:
-            return self._stream_steps(messages, published, token)
+            return self._stream_steps(messages, published, token, checks)
         except AIError as error:
             if error.code != "ai_invalid_output":
                 raise
             log.info("repairing answer: %s", error.params.get("reason"))
             repair = {"role": "user", "content": load_prompt("repair-v1", reason=error.params.get("reason", ""))}
-            return self._stream_steps(messages + [repair], published, token)
+            return self._stream_steps(messages + [repair], published, token, checks)
 
-    def _stream_steps(self, messages, published: list[Step], token: str) -> tuple[Answer, dict]:
+    def _repair_of_failed(self, question) -> list[dict]:
+        """When the last answer to this question failed the maths check: that answer, and what did not hold."""
+        failed = self.cache.last_failed(question.hash)
+        if failed is None or not failed.check_failures:
+            return []
+        reason = "these maths claims do not hold: " + failed_claims_text(failed.check_failures)
+        log.info("repairing a failed maths check: %s", reason)
+        return [{"role": "assistant", "content": json.dumps(failed.answer.to_json(), ensure_ascii=False)},
+                {"role": "user", "content": load_prompt("repair-v1", reason=reason)}]
+
+    def _stream_steps(self, messages, published: list[Step], token: str, checks: StepChecks) -> tuple[Answer, dict]:
         """Publish steps beyond ``len(published)`` as they become final; return the whole validated answer."""
         for chunk in self.model.stream(messages, schema=AnswerSchema):
             steps = (chunk.parsed or {}).get("steps") or []
@@ -151,6 +174,7 @@ class Generations:
                 step, _dropped = validate_step(steps[index], index + 1)
                 published.append(step)
                 self.store.append(token, {"type": "step", "index": index, "step": asdict(step)}, LOG_TTL_S)
+                checks.step_final([s.content for s in published])
             if chunk.done:
                 answer, _ = validate_answer(chunk.parsed)
                 if len(published) > len(answer.steps):

@@ -101,6 +101,10 @@ ai_answers = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, default=1),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    # The maths check (m004): its verdict, the claims that failed, and whether a teacher should look at it.
+    sa.Column("verified", sa.Boolean),
+    sa.Column("check_failures", Json),
+    sa.Column("needs_review", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sa.CheckConstraint("status in ('approved', 'retired')", name="ai_answers_status"),
     sa.CheckConstraint("source in ('library', 'generated', 'edited')", name="ai_answers_source"),
     sa.Index("ai_answers_one_approved", "question_hash", unique=True,
@@ -218,7 +222,16 @@ def m002_curation_and_credits(conn: sa.Connection) -> None:
     credit_ledger.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [m001_initial, m002_curation_and_credits]
+def m004_answer_checks(conn: sa.Connection) -> None:
+    """The maths check of each answer: verified (true/false/null), the failed claims, needs review."""
+    columns = {"verified": "boolean", "check_failures": "jsonb" if conn.dialect.name == "postgresql" else "json",
+               "needs_review": "boolean not null default false"}
+    for name, kind in columns.items():
+        if not _has_column(conn, "ai_answers", name):
+            conn.execute(sa.text(f"alter table ai_answers add column {name} {kind}"))
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [m001_initial, m002_curation_and_credits, m004_answer_checks]
 
 
 def migrate(engine: sa.Engine) -> list[str]:

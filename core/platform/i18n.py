@@ -76,6 +76,8 @@ WAITING_PHRASES: dict[str, tuple[str, ...]] = {
 
 TEXTS: dict[str, dict[str, str]] = {
     "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
+    "math_check_failed": {"es": "Comprobación automática: esta afirmación de este paso no se cumple.",
+                          "en": "Automatic check: this claim in this step does not hold."},
     # --- the Streamlit pages (streamlit_app.py, pages/) ---
     "app_name": {"es": "Tutor", "en": "Tutor"},
     "page_login": {"es": "Entrar", "en": "Sign in"},
@@ -244,6 +246,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "library_none": {"es": "Ninguna respuesta coincide.", "en": "No answer matches."},
     "answer_status_approved": {"es": "aprobada", "en": "approved"},
     "answer_status_retired": {"es": "retirada", "en": "retired"},
+    "answer_needs_review": {"es": "por revisar", "en": "needs review"},
+    "library_needs_review": {"es": "Por revisar (comprobación matemática fallida)",
+                             "en": "Needs review (failed maths check)"},
+    "answer_check_failed": {"es": "La comprobación matemática encontró afirmaciones que no se cumplen:",
+                            "en": "The maths check found claims that do not hold:"},
+    "answer_check_step": {"es": "Paso {step}: ${claim}$", "en": "Step {step}: ${claim}$"},
     "answer_source_library": {"es": "biblioteca", "en": "library"},
     "answer_source_generated": {"es": "generada", "en": "generated"},
     "answer_source_edited": {"es": "editada", "en": "edited"},
