@@ -12,7 +12,8 @@ get ``Forbidden`` for all of this.
 
 A generated answer whose maths check failed is stored retired with ``needs_review`` set: ``answers(review=True)``
 lists them, ``get`` names the claims that failed (``check_failures``). Any change a teacher makes (edit, approve,
-retire) clears ``needs_review``; an edit also clears the check's verdict, which was about the old text.
+retire) clears ``needs_review``; an edit or an approval also clears the check's verdict (it was about the old text,
+or the teacher overruled it).
 """
 from __future__ import annotations
 
@@ -267,7 +268,8 @@ def _record(conn: sa.Connection, row, identity, action: str, summary: str, **val
     if conn.execute(sa.select(v.c.id).where(v.c.answer_id == row.id).limit(1)).first() is None:
         conn.execute(v.insert().values(id=db.new_id(), answer_id=row.id, editor_id=None, **_created_version(row)))
     version = row.version + 1
-    checked = {"verified": None, "check_failures": None} if action == "edited" else {}
+    # The check's verdict was about the old text, or the teacher has just overruled it.
+    checked = {"verified": None, "check_failures": None} if action in ("edited", "approved") else {}
     conn.execute(a.update().where(a.c.id == row.id).values(version=version, updated_at=db.utcnow(), needs_review=False,
                                                            **checked, **values))
     conn.execute(v.insert().values(id=db.new_id(), answer_id=row.id, version=version, editor_id=identity.user_id,
