@@ -218,7 +218,12 @@ def _solves(symbol, values, link: Link, equations: list) -> bool | None:
 
 
 def _root_near(difference, variable, value, places: int) -> bool:
-    residual = sp.lambdify(variable, _strip_units(difference), "mpmath")
+    stripped = _strip_units(difference)
+
+    def residual(at):  # SymPy's own evaluation: no code is generated from the model's text
+        return sp.N(stripped.xreplace({variable: sp.Float(at.real, 30) + sp.I * sp.Float(at.imag, 30)
+                                       if isinstance(at, complex) else sp.Float(at, 30)}), 20)
+
     point = complex(sp.N(_strip_units(value), 20))
     if abs(point.imag) > 1e-12:
         return abs(complex(residual(point))) < 1e-9
