@@ -59,6 +59,7 @@ class StepSlots:
         box = parent.container(border=True, key=f"step_{number}")
         self.head = box.empty()
         self.body = box.empty()
+        self.check = box.empty()
         box.button(me.t("chat_about_step"), key=f"chat_step_{number}", icon=":material/forum:", type="tertiary",
                    on_click=_chat_on_step, args=(session_id, number))
         self.drawn_head = None
@@ -72,6 +73,8 @@ class StepSlots:
             self.head.markdown(f"##### {number}. {step.title_markdown}{mark}\n"
                                f":gray-badge[{view.progress(number, me.lang)}]")
         self.body.markdown(step.markdown)
+        if step.check_failed:
+            self.check.warning(step.check_markdown(me.lang), icon=":material/calculate:")
 
 
 def ask_form(session_id: str | None) -> str | None:

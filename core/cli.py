@@ -1,6 +1,7 @@
 """``python -m core …``: the tutor from a terminal, with the same settings as the app.
 
-With ``--json`` the streaming commands print one object per line: ``{"event", "session_id", "data"}``.
+With ``--json`` the streaming commands print one object per line: ``{"event", "session_id", "data"}`` (the
+``explanation_complete`` data carries ``verified``: the maths check's verdict).
 An ``error`` event or a refused command exits with status 1 and prints one line, ``error CODE: message``, to
 stderr (``--verbose`` adds the log with causes and tracebacks).
 """
@@ -120,6 +121,7 @@ def _print(item: dict, session_id: str, as_json: bool) -> None:
             "content_chunk": lambda: data["chunk"],
             "content": lambda: data["content"],
             "waiting_phrase": lambda: f"… {data['message']}\n",
+            "step_check": lambda: f"\n[{data['message']} {'; '.join(data['claims'])}]\n",
             "streaming_paused": lambda: f"\n\n[{data['message']} position {data['position']}]",
             "streaming_resumed": lambda: f"[resumed at position {data['position']}]\n",
             "error": lambda: f"\nerror {data['code']}: {data['message']}",

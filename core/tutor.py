@@ -5,6 +5,7 @@ import logging
 from typing import Any, Mapping
 
 from .content import library
+from .content.mathworker import MathChecker
 from .errors import AuthError, NotFound
 from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
@@ -66,7 +67,9 @@ class Tutor:
         self.credits = Credits(self.engine, self.metrics)
         self.model = model if model is not None else model_from_settings(settings)
         self.generations = Generations(self.store, self.cache, self.model, self.analytics, credits=self.credits,
-                                       lock_ms=settings.generation_lock_ms)
+                                       lock_ms=settings.generation_lock_ms,
+                                       checker=MathChecker.shared() if settings.math_check_timeout_ms else None,
+                                       check_timeout=settings.math_check_timeout_ms / 1000)
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
                                          self.analytics, limits=self.limits, metrics=self.metrics)
         self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits)

@@ -343,6 +343,20 @@ def test_a_generated_answer_streams_in(tutor, ai_settings):
     assert not at.status  # the waiting phrases are gone once the first step starts
 
 
+def test_a_claim_that_fails_the_maths_check_is_flagged_at_its_step(tutor, ai_settings, fake_ai):
+    wrong = {"steps": [{"title": "Paso 1", "type": "text", "content": "Primero multiplicamos.", "canvas_commands": []},
+                       {"title": "Paso 2", "type": "math", "content": r"Así $12 \cdot 4 = 46$.", "canvas_commands": []}],
+             "total_duration": 10}
+    fake_ai.answer_for = lambda text: wrong
+    at = signed_in()
+    at.text_area(key="question").input("¿Cuánto es doce por cuatro?")
+    at.button(key="ask").click().run(timeout=120)
+    assert not at.exception and not errors(at)
+    (warning,) = at.get_by_key("step_2").warning
+    assert "no se cumple" in warning.value and r"$12 \cdot 4 = 46$" in warning.value
+    assert not at.get_by_key("step_1").warning
+
+
 def test_chat_on_a_step_opens_the_chat_page(tutor, ai_settings):
     at = signed_in()
     at.text_area(key="question").input(LESSON_ES.question.text)

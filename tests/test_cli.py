@@ -154,3 +154,14 @@ def test_verbose_adds_the_cause_to_the_log(cli):
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1].startswith("error store_unavailable: ")
     assert "database error" in done.stderr and "127.0.0.1" in done.stderr
+
+
+def test_json_output_shows_the_maths_check(cli, fake_ai):
+    """The fake provider's answer claims $x^2 + 2x + 1 = (x + 1)^2$: checked, it holds."""
+    env = {"OPENAI_BASE_URL": fake_ai.base_url, "OPENAI_API_KEY": "test"}
+    cli("users", "add", "ana@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n",
+        env=env, check=0)
+    done = cli("ask", "¿Qué es una parábola?", "--user", "ana@example.org", "--json", env=env, check=0)
+    complete = events(done)[-1]
+    assert complete["event"] == "explanation_complete" and complete["data"]["verified"] is True
+    assert not [e for e in events(done) if e["event"] == "step_check"]

@@ -556,6 +556,21 @@ def test_retire_asks_first_then_approve_brings_it_back(world):
 
 # --- classes and credits ----------------------------------------------------------------------------------------------
 
+def test_answers_that_failed_the_maths_check_are_listed_for_review(world):
+    from core.content.answers import validate_answer
+    from core.explaining.questions import prepare
+    answer, _ = validate_answer({"steps": [{"title": "Paso 1", "type": "math", "content": r"$12 \cdot 4 = 46$",
+                                            "canvas_commands": []}], "total_duration": 10})
+    question = prepare("¿Cuánto es 12 por 4?", language="es", limit=1000)
+    answer_id = world.tutor.cache.store(question, answer, model="m", prompt_version="p", verified=False,
+                                        failures=[{"step": 1, "claim": r"12 \cdot 4 = 46"}])
+    at = teacher_page()
+    at.segmented_control(key="teacher_library_status").set_value("review").run()
+    assert frame_of(at, "answers")["id"].tolist() == [answer_id]
+    select_answer(at, answer_id)
+    assert [w.value for w in at.warning if r"12 \cdot 4 = 46" in w.value]
+
+
 def test_classes_show_join_codes_and_credits_can_be_granted(world):
     at = teacher_page()
     teo = me(world, world.teacher)

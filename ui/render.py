@@ -103,10 +103,18 @@ class StepView:
     text: str = ""
     complete: bool = False
     commands: list[dict] = field(default_factory=list)
+    check_failed: list[str] = field(default_factory=list)  # maths claims (LaTeX) that did not hold
 
     @property
     def markdown(self) -> str:
         return step_markdown(self.text)
+
+    def check_markdown(self, language: str) -> str:
+        """The warning for the claims of this step that failed the maths check; ``""`` when none did."""
+        if not self.check_failed:
+            return ""
+        claims = "\n".join(f"- ${claim}$" for claim in self.check_failed)
+        return f"{t('math_check_failed', language)}\n\n{claims}"
 
     @property
     def title_markdown(self) -> str:
@@ -133,7 +141,8 @@ class ExplanationView:
     @classmethod
     def from_snapshot(cls, snapshot: dict) -> "ExplanationView":
         steps = [StepView(step=s["step"], title=s["title"], type=s.get("type", "text"), text=s["text"],
-                          complete=bool(s.get("complete")), commands=list(s.get("commands") or []))
+                          complete=bool(s.get("complete")), commands=list(s.get("commands") or []),
+                          check_failed=list(s.get("check_failed") or []))
                  for s in snapshot.get("steps", [])]
         return cls(session_id=snapshot["session_id"], status=snapshot["status"], steps=steps,
                    total_steps=snapshot.get("total_steps"), duration=snapshot.get("total_duration"))
@@ -180,6 +189,10 @@ class ExplanationView:
             return "canvas"
         if name == "step_complete":
             self.steps[int(data["step"]) - 1].complete = True
+            return ("step", int(data["step"]))
+        if name == "step_check":
+            view = self.steps[int(data["step"]) - 1]
+            view.check_failed += [c for c in data.get("claims") or [] if c not in view.check_failed]
             return ("step", int(data["step"]))
         if name == "explanation_complete":
             self.status = SessionStatus.COMPLETE

@@ -25,7 +25,7 @@ from ui.teacher_view import (
     shorten,
 )
 
-ANSWER_STATUSES = ("all", "approved", "retired")
+ANSWER_STATUSES = ("all", "approved", "retired", "review")  # review: failed the maths check, awaiting a teacher
 SESSION_STATUSES = tuple(SessionStatus)
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm"
 NOTICE_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "error": ":material/error:"}
@@ -135,13 +135,14 @@ def answer_library(me) -> None:
                                placeholder=me.t("library_search_placeholder"), width=420)
         status = st.segmented_control(me.t("library_status"), options=list(ANSWER_STATUSES), default="all",
                                       format_func=lambda s: me.t("library_all") if s == "all"
+                                      else me.t("answer_needs_review") if s == "review"
                                       else me.t(f"answer_status_{s}"),
                                       key="teacher_library_status", required=True)
-    rows = tutor.curation.answers(me.identity, search=search or "",
-                                  status=None if status in (None, "all") else status)
+    rows = tutor.curation.answers(me.identity, search=search or "", review=status == "review",
+                                  status=None if status in (None, "all", "review") else status)
     frame = pd.DataFrame(rows, columns=["id", "question", "language", "subject", "level", "source", "status", "hits",
                                         "helpful", "ratings", "helpful_rate", "step_count", "version", "updated_at",
-                                        "question_hash"])
+                                        "question_hash", "verified", "needs_review"])
     if not rows:
         st.info(me.t("library_none"), icon=":material/search_off:")
     today = dt.datetime.now(dt.timezone.utc).date()
@@ -165,10 +166,15 @@ def answer_library(me) -> None:
 
 def _answers_display(me, frame: pd.DataFrame) -> pd.DataFrame:
     shown = with_topic(frame)
-    shown["status"] = [me.t(f"answer_status_{s}") for s in shown["status"]]
+    shown["status"] = [me.t("answer_needs_review") if review else me.t(f"answer_status_{s}")
+                       for s, review in zip(shown["status"], frame_review(frame))]
     shown["source"] = [me.t(f"answer_source_{s}") for s in shown["source"]]
     shown["helpful_rate"] = [percent(None if pd.isna(v) else v, me.lang) for v in shown["helpful_rate"]]
     return shown
+
+
+def frame_review(frame: pd.DataFrame) -> list[bool]:
+    return [bool(v) for v in frame["needs_review"]] if "needs_review" in frame else [False] * len(frame)
 
 
 def answer_detail(me, answer_id: str) -> None:
@@ -179,6 +185,10 @@ def answer_detail(me, answer_id: str) -> None:
         st.caption(me.t("answer_meta", status=me.t(f"answer_status_{detail['status']}"),
                         source=me.t(f"answer_source_{detail['source']}"), version=detail["version"],
                         hits=detail["hits"], ratings=detail["ratings"]))
+        if detail["check_failures"]:
+            claims = "\n".join("- " + me.t("answer_check_step", step=f["step"], claim=f["claim"])
+                               for f in detail["check_failures"])
+            st.warning(f"{me.t('answer_check_failed')}\n\n{claims}", icon=":material/calculate:")
         notice = ss.pop("teacher_answer_notice", None)
         if notice:
             kind, text = notice

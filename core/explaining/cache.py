@@ -1,4 +1,8 @@
-"""The answer cache (table ``ai_answers``): one approved answer per question hash, with hit counts."""
+"""The answer cache (table ``ai_answers``): one approved answer per question hash, with hit counts.
+
+Each answer keeps the verdict of its maths check (``verified``: true, false, or null when nothing was checkable or
+it was not checked, as for library lessons, which CI checks) and the claims that failed. An answer that failed is
+stored retired and ``needs_review``: never served, listed for the teachers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,6 +26,8 @@ class CachedAnswer:
     hits: int
     model: str
     prompt_version: str
+    verified: bool | None = None
+    check_failures: tuple[dict, ...] = ()
 
 
 def _cached(row) -> CachedAnswer:
@@ -29,7 +35,8 @@ def _cached(row) -> CachedAnswer:
                         language=row.language, answer=answer_from_json({"steps": row.steps,
                                                                         "total_duration": row.total_duration}),
                         source=row.source, status=row.status, hits=row.hits, model=row.model,
-                        prompt_version=row.prompt_version)
+                        prompt_version=row.prompt_version, verified=row.verified,
+                        check_failures=tuple(row.check_failures or ()))
 
 
 class AnswerCache:
@@ -59,14 +66,27 @@ class AnswerCache:
             return conn.execute(sa.select(db.ai_answers.c.id)
                                 .where(db.ai_answers.c.question_hash == question_hash).limit(1)).first() is not None
 
+    def last_failed(self, question_hash: str) -> CachedAnswer | None:
+        """The newest answer to the question that failed its maths check and awaits a teacher's review."""
+        a = db.ai_answers
+        query = (sa.select(a).where(a.c.question_hash == question_hash, a.c.needs_review.is_(True))
+                 .order_by(a.c.created_at.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _cached(row) if row else None
+
     def store(self, question: Question, answer: Answer, *, model: str, prompt_version: str,
-              source: str = "generated", subject: str | None = None, level: str | None = None) -> str:
-        """Insert the approved answer for a question; if one appeared meanwhile, keep it and return its id."""
+              source: str = "generated", subject: str | None = None, level: str | None = None,
+              verified: bool | None = None, failures: list[dict] | tuple = ()) -> str:
+        """Insert the approved answer for a question; if one appeared meanwhile, keep it and return its id.
+        An answer whose maths check failed (``verified=False``) is inserted retired and needing review instead."""
+        failed = verified is False
         values = dict(question_hash=question.hash, question=question.text, canonical=question.canonical,
                       language=question.language, subject=question.subject if subject is None else subject,
                       level=question.level if level is None else level,
                       steps=answer.to_json()["steps"], total_duration=answer.total_duration, model=model,
-                      prompt_version=prompt_version, source=source, status="approved")
+                      prompt_version=prompt_version, source=source, status="retired" if failed else "approved",
+                      verified=verified, check_failures=list(failures) or None, needs_review=failed)
         try:
             with self.engine.begin() as conn:
                 answer_id = db.new_id()

@@ -148,7 +148,8 @@ class Explanations:
             reached = max(0, min(len(step.content), state["position"] - offset))
             steps.append({"step": number, "title": step.title, "type": step.type, "text": step.content[:reached],
                           "complete": source.is_final(number) and reached == len(step.content),
-                          "commands": [c for c in step.canvas_commands if c.get("at_char", 0) <= reached]})
+                          "commands": [c for c in step.canvas_commands if c.get("at_char", 0) <= reached],
+                          "check_failed": list(source.checks.get(number - 1, []))})
             offset += len(step.content)
         with self.engine.connect() as conn:
             question = conn.execute(sa.select(db.tutor_sessions.c.question)
@@ -157,7 +158,7 @@ class Explanations:
                 "position": state["position"], "language": state["language"], "steps": steps,
                 "total_steps": len(source.steps) if source.finished else None,
                 "total_duration": source.total_duration, "answer_id": source.answer_id,
-                "question_hash": state["question_hash"]}
+                "question_hash": state["question_hash"], "verified": source.verified}
 
     # --- streaming -----------------------------------------------------------------------------------------------
 
@@ -206,7 +207,7 @@ class Explanations:
         cached = self.cache.get(answer_id) if answer_id else self.cache.lookup(state["question_hash"])
         if cached is None:
             raise AIError("ai_failed")
-        return Source.of_answer(cached.answer, cached.id)
+        return Source.of_answer(cached.answer, cached.id, verified=cached.verified, failures=cached.check_failures)
 
     def _fail(self, state: dict, error: AIError) -> None:
         failed = self.store.set_status(state["id"], SessionStatus.FAILED, expect=None, ttl=self.settings.session_ttl)
@@ -266,6 +267,7 @@ class _Reader:
         self.phrases = waiting_phrases(state["language"])
         self.last_saved = time.monotonic()
         self.sent_chunk = False
+        self.checks_sent: dict[int, int] = {}
 
     def events(self) -> Iterator[dict]:
         try:
@@ -293,6 +295,7 @@ class _Reader:
                 return
             if delivered:
                 yield event("step_complete", step=self.step)
+            yield from self._check_events()
             yield from self._wait_for_step(self.step + 1)
             if len(self.source.steps) <= self.step:
                 yield from self._complete()
@@ -395,8 +398,18 @@ class _Reader:
         self.x._save({**done, "step": self.step, "position": self.position}, answer_id=self.source.answer_id)
         self.x.analytics.record("complete", user_id=self.state["owner"], session_id=self.state["id"],
                                 question_hash=self.state["question_hash"], step=self.step, value=self.position)
+        yield from self._check_events()
         yield event("explanation_complete", total_duration=self.source.total_duration,
-                    steps_completed=len(self.source.steps))
+                    steps_completed=len(self.source.steps), verified=self.source.verified)
+
+    def _check_events(self):
+        """``step_check`` for each step read so far with maths claims that do not hold, once per new claim."""
+        for index in sorted(i for i in self.source.checks if i < self.step):
+            claims = self.source.checks[index][self.checks_sent.get(index, 0):]
+            if claims:
+                self.checks_sent[index] = len(self.source.checks[index])
+                yield event("step_check", step=index + 1, claims=claims,
+                            message=t("math_check_failed", self.state["language"]))
 
 
 def _estimate(source: Source) -> int:

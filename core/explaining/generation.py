@@ -2,15 +2,18 @@
 
 The process that wins the lock ``gen:<question hash>`` runs the model in a background thread and writes what the
 model has written so far to the generation's log (``generation_log``): the text of the step being written as it
-grows, each step once final, then the end or the error. Every asker (this process or another) follows that log.
+grows, each step once final, the maths claims of a step that do not hold, then the end or the error. Every asker (this process or another) follows that log.
 
-The answer is cached only when the whole of it is valid; a failure caches nothing. The asker whose ask starts
+The answer is cached only when the whole of it is valid; a failure caches nothing. An answer whose maths check
+(``verification``) failed is kept for a teacher's review, not served: the next ask generates again, showing the
+model the failed answer and naming the claims that did not hold (one repair attempt). The asker whose ask starts
 the provider call pays one credit (``core.school.credits``), refunded if the generation fails — by its own thread,
 or, if its process died, by whoever finds its lock expired with no end in its log: a reader following it, or the
 next asker of the question (each start is noted in the log ``gens:<question hash>``).
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,11 +22,13 @@ from ..content.answers import Answer, AnswerSchema, estimate_duration, validate_
 from ..errors import AIError, TutorError
 from .generation_log import LOG_TTL_S, LogWriter, lock_name
 from .models import LANGUAGE_NAMES, Model, load_prompt
+from .verification import StepChecks, failed_claims_text
 
 log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "explain-v1"
 LOCK_TTL_MS = 30_000  # default of TUTOR_GENERATION_LOCK_MS
+CHECK_TIMEOUT_S = 10.0  # default of TUTOR_MATH_CHECK_TIMEOUT_MS
 
 
 def starts_log(question_hash: str) -> str:
@@ -31,13 +36,16 @@ def starts_log(question_hash: str) -> str:
 
 
 class Generations:
-    def __init__(self, store, cache, model: Model | None, analytics, *, credits=None, lock_ms: int = LOCK_TTL_MS):
+    def __init__(self, store, cache, model: Model | None, analytics, *, credits=None, lock_ms: int = LOCK_TTL_MS,
+                 checker=None, check_timeout: float = CHECK_TIMEOUT_S):
         self.store = store
         self.cache = cache
         self.model = model
         self.analytics = analytics
         self.credits = credits
         self.lock_ms = lock_ms
+        self.checker = checker  # a ``core.content.mathworker.MathChecker``; None: answers are not checked
+        self.check_timeout = check_timeout
         self._threads: list[threading.Thread] = []
 
     def start_or_follow(self, question, *, user_id: str | None = None) -> tuple[str, str]:
@@ -111,16 +119,21 @@ class Generations:
         heartbeat = _Heartbeat(self.store, lock_name(question.hash), token, self.lock_ms)
         started = time.monotonic()
         writer = LogWriter(self.store, token)
+        checks = StepChecks(self.checker, writer.check, self.check_timeout)
+        writer.on_final = lambda steps: checks.step_final([step.content for step in steps])
         try:
             answer, usage = self._generate(question, writer)
-            answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION)
+            verdict = checks.finish([step.content for step in answer.steps])
+            answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION,
+                                         verified=verdict.verified, failures=verdict.failures)
         except Exception as error:
             self._failed(question, writer, user_id, paid, error)
         else:
             self.analytics.record("generation", user_id=user_id, question_hash=question.hash,
                                   value=time.monotonic() - started, **usage)
-            self._quietly(writer.done, answer_id, answer.total_duration)
+            self._quietly(writer.done, answer_id, answer.total_duration, verdict.verified)
         finally:
+            checks.stop()
             heartbeat.stop()
             self._quietly(self.store.release, lock_name(question.hash), token)
 
@@ -148,7 +161,7 @@ class Generations:
     def _generate(self, question, writer: LogWriter) -> tuple[Answer, dict]:
         messages = [{"role": "system", "content": load_prompt(PROMPT_VERSION, language_name=LANGUAGE_NAMES[
                         question.language])},
-                    {"role": "user", "content": question.text}]
+                    {"role": "user", "content": question.text}] + self._repair_of_failed(question)
         try:
             return self._stream_steps(messages, writer)
         except AIError as error:
@@ -158,6 +171,16 @@ class Generations:
             repair = {"role": "user", "content": load_prompt("repair-v1", reason=error.params.get("reason", ""))}
             writer.close_growing()  # what readers saw stays; the repaired answer supplies the steps after it
             return self._stream_steps(messages + [repair], writer)
+
+    def _repair_of_failed(self, question) -> list[dict]:
+        """When the last answer to this question failed the maths check: that answer, and what did not hold."""
+        failed = self.cache.last_failed(question.hash)
+        if failed is None or not failed.check_failures:
+            return []
+        reason = "these maths claims do not hold: " + failed_claims_text(failed.check_failures)
+        log.info("repairing a failed maths check: %s", reason)
+        return [{"role": "assistant", "content": json.dumps(failed.answer.to_json(), ensure_ascii=False)},
+                {"role": "user", "content": load_prompt("repair-v1", reason=reason)}]
 
     def _stream_steps(self, messages, writer: LogWriter) -> tuple[Answer, dict]:
         """Send the answer to the log as the model writes it; return the whole validated answer."""

@@ -6,7 +6,8 @@ generation's lock token. ``LogWriter`` (the generation thread) writes it, ``Sour
     {"type": "start", "index": i, "title": ..., "kind": "text"|"math", "text": ...}  step i begins, first words
     {"type": "text", "index": i, "text": ...}       more of step i's content
     {"type": "step", "index": i, "step": {...}}     step i is final: the validated step (content, canvas commands)
-    {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s}
+    {"type": "check", "index": i, "failed": [claims]}   maths claims of step i that do not hold (``verification``)
+    {"type": "done", "answer_id": ..., "total_steps": n, "total_duration": s, "verified": true | false | null}
     {"type": "error", "code": ..., "params": {...}}
 
 The text of the step being written is sent as it grows, cut at word- and formula-safe boundaries, so a reader
@@ -14,7 +15,7 @@ never sees half a word or half a formula; a final step's content always starts w
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from ..content.answers import MAX_CONTENT, STEP_TYPES, Step, validate_step
@@ -40,6 +41,7 @@ class LogWriter:
         self.log_id = log_id
         self.steps: list[Step] = []  # the final steps sent
         self.growing: Step | None = None  # the step being written, with the text sent of it
+        self.on_final: Callable[[list[Step]], object] | None = None  # told the final steps after each new one
 
     def follow(self, raw_steps: list, done: bool) -> None:
         """Send what is new in the model's partial answer (its ``steps`` so far, the last one's strings possibly
@@ -57,9 +59,13 @@ class LogWriter:
             self._finish(replace(self.growing, content=self.growing.content + UNFINISHED))
         self.growing = None
 
-    def done(self, answer_id: str, total_duration: int) -> None:
+    def check(self, index: int, failed: list[str]) -> None:
+        """Maths claims of step ``index`` (0-based) that do not hold."""
+        self._append({"type": "check", "index": index, "failed": failed})
+
+    def done(self, answer_id: str, total_duration: int, verified: bool | None = None) -> None:
         self._append({"type": "done", "answer_id": answer_id, "total_steps": len(self.steps),
-                      "total_duration": total_duration})
+                      "total_duration": total_duration, "verified": verified})
 
     def error(self, error: AIError) -> None:
         params = {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
@@ -73,6 +79,8 @@ class LogWriter:
         self._append({"type": "step", "index": len(self.steps), "step": asdict(step)})
         self.steps.append(step)
         self.growing = None
+        if self.on_final is not None:
+            self.on_final(self.steps)
 
     def _grow(self, raw) -> None:
         if not isinstance(raw, dict) or raw.get("type") not in STEP_TYPES or not isinstance(raw.get("content"), str):
@@ -128,12 +136,18 @@ class Source:
     on_dead: Callable[[], object] | None = None  # refunds a generation found dead
     seen: int = 0
     error: AIError | None = None
+    checks: dict[int, list[str]] = field(default_factory=dict)  # step index -> maths claims that do not hold
+    verified: bool | None = None
 
     @classmethod
-    def of_answer(cls, answer, answer_id: str) -> "Source":
+    def of_answer(cls, answer, answer_id: str, *, verified: bool | None = None,
+                  failures: list[dict] = ()) -> "Source":
         steps = list(answer.steps)
+        checks: dict[int, list[str]] = {}
+        for failure in failures:
+            checks.setdefault(failure["step"] - 1, []).append(failure["claim"])
         return cls(steps=steps, final_steps=len(steps), finished=True, total_duration=answer.total_duration,
-                   answer_id=answer_id)
+                   answer_id=answer_id, checks=checks, verified=verified)
 
     @classmethod
     def following(cls, log_id: str, question_hash: str) -> "Source":
@@ -170,9 +184,11 @@ class Source:
             else:
                 self.steps.append(step)
             self.final_steps = index + 1
+        elif kind == "check":
+            self.checks.setdefault(index, []).extend(entry["failed"])
         elif kind == "done":
             self.finished, self.answer_id = True, entry["answer_id"]
-            self.total_duration = entry["total_duration"]
+            self.total_duration, self.verified = entry["total_duration"], entry.get("verified")
         elif kind == "error":
             self.error = AIError(entry["code"], **entry.get("params", {}))
 

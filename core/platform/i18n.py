@@ -96,6 +96,8 @@ WAITING_PHRASES: dict[str, tuple[str, ...]] = {
 
 TEXTS: dict[str, dict[str, str]] = {
     "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
+    "math_check_failed": {"es": "Comprobación automática: esta afirmación de este paso no se cumple.",
+                          "en": "Automatic check: this claim in this step does not hold."},
 }
 
 

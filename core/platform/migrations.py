@@ -175,7 +175,7 @@ def m001_initial(conn: sa.Connection) -> None:
 def m002_curation_and_credits(conn: sa.Connection) -> None:
     """Answer versions (who changed what, when) and credit balances with their ledger."""
     if "credits" not in {c["name"] for c in sa.inspect(conn).get_columns("users")}:
-        # SQLite cannot add a CHECK constraint to an existing table: m005_users_credits_check adds it there.
+        # SQLite cannot add a CHECK constraint to an existing table: m003_users_credits_check adds it there.
         conn.execute(sa.text("alter table users add column credits integer not null default 0"))
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("alter table users add constraint users_credits check (credits >= 0)"))
@@ -208,9 +208,8 @@ def m002_curation_and_credits(conn: sa.Connection) -> None:
 
 
 @migration
-def m005_users_credits_check(conn: sa.Connection) -> None:
-    """The ``credits >= 0`` check that SQLite databases upgraded through m002 lack (m003 and m004 live in other
-    branches: the number only orders names, it is not a version)."""
+def m003_users_credits_check(conn: sa.Connection) -> None:
+    """The ``credits >= 0`` check that SQLite databases upgraded through m002 lack."""
     checks = {c["name"] for c in sa.inspect(conn).get_check_constraints("users")}
     if "users_credits" in checks:
         return
@@ -218,6 +217,15 @@ def m005_users_credits_check(conn: sa.Connection) -> None:
         rebuild_sqlite_table(conn, "users", add_constraint="CONSTRAINT users_credits CHECK (credits >= 0)")
     else:
         conn.execute(sa.text("alter table users add constraint users_credits check (credits >= 0)"))
+
+
+@migration
+def m004_answer_checks(conn: sa.Connection) -> None:
+    """The maths check of each answer: verified (true, false or null), the failed claims, awaiting review."""
+    failures = "jsonb" if conn.dialect.name == "postgresql" else "json"
+    conn.execute(sa.text("alter table ai_answers add column verified boolean"))
+    conn.execute(sa.text(f"alter table ai_answers add column check_failures {failures}"))
+    conn.execute(sa.text("alter table ai_answers add column needs_review boolean not null default false"))
 
 
 # --- helpers for migrations --------------------------------------------------------------------------------------

@@ -108,6 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Milliseconds the single-flight generation lock lives without a heartbeat: after a crashed process, "
             "the next asker regenerates and the dead generation's readers get an error after this long.",
             _int_between(1000, 600_000)),
+    Setting("TUTOR_MATH_CHECK_TIMEOUT_MS", 10000,
+            "Most milliseconds the maths check (SymPy, in a worker process, beside the stream) may take per step "
+            "and for the whole answer; a check over time is killed and counts as not checkable. 0 turns it off.",
+            _int_between(0, 600_000)),
     Setting("TUTOR_METRICS_PORT", 0, "Port of the Prometheus metrics endpoint on 127.0.0.1 (`/metrics`); 0 is off.",
             _int_between(0, 65535)),
 )

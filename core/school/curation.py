@@ -9,6 +9,11 @@ Every change bumps ``ai_answers.version`` and writes a row to ``answer_versions`
 ``"step 2 content, step 3 canvas"``, a snapshot of the steps and the status) in the same transaction as the
 change. The state an answer was created in is recorded as its first version when it is first changed. Students
 get ``Forbidden`` for all of this.
+
+A generated answer whose maths check failed is stored retired with ``needs_review`` set: ``answers(review=True)``
+lists them, ``get`` names the claims that failed (``check_failures``). Any change a teacher makes (edit, approve,
+retire) clears ``needs_review``; an edit or an approval also clears the check's verdict (it was about the old text,
+or the teacher overruled it).
 """
 from __future__ import annotations
 
@@ -40,11 +45,12 @@ class Curation:
     # --- reading -------------------------------------------------------------------------------------------------
 
     def answers(self, identity, *, search: str = "", status: str | None = None, source: str | None = None,
-                limit: int = 200) -> list[dict]:
+                review: bool = False, limit: int = 200) -> list[dict]:
         """Answers, most used first, each with ``id``, ``question``, ``language``, ``subject``, ``level``,
         ``source``, ``status``, ``hits``, ``helpful``, ``ratings``, ``helpful_rate`` (``None`` if unrated),
-        ``step_count``, ``version``, ``updated_at`` and ``question_hash``. ``search`` matches the question
-        (also without accents or capitals) and the subject."""
+        ``step_count``, ``version``, ``updated_at``, ``question_hash``, ``verified`` (the maths check: true, false
+        or ``None``) and ``needs_review``. ``search`` matches the question (also without accents or capitals) and
+        the subject; ``review=True`` lists only the answers that failed the maths check and await a teacher."""
         authorization.require_staff(identity)
         a = db.ai_answers
         query = (_listing_query().order_by(a.c.hits.desc(), a.c.question, a.c.id).limit(limit))
@@ -52,6 +58,8 @@ class Curation:
             query = query.where(a.c.status == _one_of(status, STATUSES))
         if source:
             query = query.where(a.c.source == _one_of(source, SOURCES))
+        if review:
+            query = query.where(a.c.needs_review.is_(True))
         if search.strip():
             if len(search.strip()) > MAX_SEARCH_CHARS:
                 raise InvalidInput("search_too_long", limit=MAX_SEARCH_CHARS)
@@ -61,19 +69,22 @@ class Curation:
 
     def get(self, identity, answer_id: str) -> dict:
         """One answer: the fields of ``answers`` plus ``answer`` (an ``Answer``), ``total_duration``,
-        ``steps`` (as JSON: the shape ``edit`` takes), ``model``, ``prompt_version`` and ``preview``:
-        per step, ``step`` (1-based), ``title``, ``type``, ``content`` and ``svg`` (that step's whiteboard, or
-        ``None`` without drawings)."""
+        ``steps`` (as JSON: the shape ``edit`` takes), ``model``, ``prompt_version``, ``check_failures`` (the claims
+        that failed the maths check: ``[{"step": n, "claim": latex}]``) and ``preview``:
+        per step, ``step`` (1-based), ``title``, ``type``, ``content`` and ``svg`` (that step's
+        whiteboard, or ``None`` without drawings)."""
         authorization.require_staff(identity)
         a = db.ai_answers
         with self.engine.connect() as conn:
-            row = conn.execute(_listing_query().add_columns(a.c.total_duration, a.c.model, a.c.prompt_version)
+            row = conn.execute(_listing_query().add_columns(a.c.total_duration, a.c.model, a.c.prompt_version,
+                                                            a.c.check_failures)
                                .where(a.c.id == _answer_id(answer_id))).first()
         if row is None:
             raise NotFound()
         answer = answer_from_json({"steps": row.steps, "total_duration": row.total_duration})
         return {**_summary(row), "answer": answer, "total_duration": row.total_duration, "steps": row.steps,
                 "model": row.model, "prompt_version": row.prompt_version,
+                "check_failures": list(row.check_failures or []),
                 "preview": [_preview(number, step) for number, step in enumerate(answer.steps, start=1)]}
 
     def history(self, identity, answer_id: str) -> list[dict]:
@@ -137,11 +148,12 @@ class Curation:
         return self.get(identity, answer_id)
 
     def retire(self, identity, answer_id: str, *, expected_version: int | None = None) -> dict:
-        """Stop serving the answer: the next ask of its question finds no approved answer and generates one."""
+        """Stop serving the answer: the next ask of its question finds no approved answer and generates one.
+        For an answer awaiting review, this is the teacher's "reviewed, keep it out"."""
         authorization.require_staff(identity)
         with self.engine.begin() as conn:
             row = _locked(conn, answer_id, expected_version)
-            if row.status != "retired":
+            if row.status != "retired" or row.needs_review:  # retiring one that awaits review marks it reviewed
                 _record(conn, row, identity, "retired", "retired", status="retired")
         return self.get(identity, answer_id)
 
@@ -188,7 +200,7 @@ def _listing_query() -> sa.Select:
     return (sa.select(a.c.id, a.c.question, a.c.language, a.c.subject, a.c.level, a.c.source, a.c.status,
                       a.c.hits, sa.func.coalesce(votes.c.helpful, 0).label("helpful"),
                       sa.func.coalesce(votes.c.ratings, 0).label("ratings"), a.c.steps, a.c.version,
-                      a.c.updated_at, a.c.question_hash)
+                      a.c.updated_at, a.c.question_hash, a.c.verified, a.c.needs_review)
             .select_from(a.outerjoin(votes, votes.c.answer_id == a.c.id)))
 
 
@@ -205,7 +217,8 @@ def _summary(row) -> dict:
     return {"id": str(row.id), "question": row.question, "language": row.language, "subject": row.subject,
             "level": row.level, "source": row.source, "status": row.status, "hits": row.hits, "helpful": helpful,
             "ratings": ratings, "helpful_rate": helpful / ratings if ratings else None, "step_count": len(row.steps),
-            "version": row.version, "updated_at": row.updated_at, "question_hash": row.question_hash}
+            "version": row.version, "updated_at": row.updated_at, "question_hash": row.question_hash,
+            "verified": row.verified, "needs_review": bool(row.needs_review)}
 
 
 def _preview(number: int, step) -> dict:
@@ -261,7 +274,10 @@ def _record(conn: sa.Connection, row, identity, action: str, summary: str, **val
     if conn.execute(sa.select(v.c.id).where(v.c.answer_id == row.id).limit(1)).first() is None:
         conn.execute(v.insert().values(id=db.new_id(), answer_id=row.id, editor_id=None, **_created_version(row)))
     version = row.version + 1
-    conn.execute(a.update().where(a.c.id == row.id).values(version=version, updated_at=db.utcnow(), **values))
+    # The check's verdict was about the old text, or the teacher has just overruled it.
+    checked = {"verified": None, "check_failures": None} if action in ("edited", "approved") else {}
+    conn.execute(a.update().where(a.c.id == row.id).values(version=version, updated_at=db.utcnow(), needs_review=False,
+                                                           **checked, **values))
     conn.execute(v.insert().values(id=db.new_id(), answer_id=row.id, version=version, editor_id=identity.user_id,
                                    action=action, summary=summary, steps=values.get("steps", row.steps),
                                    status=values.get("status", row.status)))
