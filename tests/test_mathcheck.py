@@ -6,7 +6,7 @@ import pytest
 from core.content.library import load_lessons
 from core.content.mathcheck import check_answer
 from core.content.mathworker import MathChecker
-from core.explaining.questions import prepare
+from core.content.questions import prepare
 
 HOLDS, FAILS, UNCHECKABLE = True, False, None
 CLAIMS = [

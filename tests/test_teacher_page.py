@@ -558,7 +558,7 @@ def test_retire_asks_first_then_approve_brings_it_back(world):
 
 def test_answers_that_failed_the_maths_check_are_listed_for_review(world):
     from core.content.answers import validate_answer
-    from core.explaining.questions import prepare
+    from core.content.questions import prepare
     answer, _ = validate_answer({"steps": [{"title": "Paso 1", "type": "math", "content": r"$12 \cdot 4 = 46$",
                                             "canvas_commands": []}], "total_duration": 10})
     question = prepare("¿Cuánto es 12 por 4?", language="es", limit=1000)
