@@ -119,7 +119,7 @@ ai_answers = sa.Table(
     # The maths check (m004): its verdict, the claims that failed, and whether a teacher should look at it.
     sa.Column("verified", sa.Boolean),
     sa.Column("check_failures", Json),
-    sa.Column("needs_review", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("needs_review", sa.Boolean, nullable=False, default=False, server_default=sa.text("false")),
     sa.CheckConstraint("status in ('approved', 'retired')", name="ai_answers_status"),
     sa.CheckConstraint("source in ('library', 'generated', 'edited')", name="ai_answers_source"),
     sa.Index("ai_answers_one_approved", "question_hash", unique=True,
