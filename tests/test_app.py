@@ -17,7 +17,7 @@ LESSONS = load_lessons()
 LESSON_ES = next(l for l in LESSONS if l.question.language == "es" and
                  sum(len(s.canvas_commands) for s in l.answer.steps) >= 5)
 LESSON_EN = next(l for l in LESSONS if l.question.language == "en")
-PASSWORD = "password123"
+PASSWORD = "otter-42-moss"
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------

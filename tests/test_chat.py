@@ -10,7 +10,7 @@ LESSON = load_lessons()[0]
 @pytest.fixture
 def chatting(make_tutor, backend, ai):
     tutor = make_tutor(**backend, **ai)
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     return tutor, me
 
 
@@ -73,7 +73,7 @@ def test_provider_error_is_an_error_event(chatting, fake_ai):
 
 def test_ownership_and_bad_input(chatting):
     tutor, me = chatting
-    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "password123"))
+    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "otter-42-moss"))
     session = tutor.chats.create(me)
     with pytest.raises(Forbidden):
         list(tutor.chats.send(eve, session["id"], "hola"))
@@ -88,7 +88,7 @@ def test_ownership_and_bad_input(chatting):
 
 def test_no_provider(make_tutor):
     tutor = make_tutor()
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     session = tutor.chats.create(me)
     with pytest.raises(AIError) as error:
         list(tutor.chats.send(me, session["id"], "hola"))

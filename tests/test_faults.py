@@ -58,7 +58,7 @@ def session_row(tutor, session_id):
 
 
 def register(tutor, email):
-    return tutor.identity_of(tutor.accounts.register(email, "password123"))
+    return tutor.identity_of(tutor.accounts.register(email, "otter-42-moss"))
 
 
 # --- throwaway servers ------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ LESSONS = load_lessons()
 @pytest.fixture
 def world(make_tutor, backend):
     tutor = make_tutor(**backend)
-    ana = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
-    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "password123"))
+    ana = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
+    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "otter-42-moss"))
     return tutor, ana, eve
 
 

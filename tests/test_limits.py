@@ -49,7 +49,7 @@ def limited(make_tutor, backend):
 
 
 def register(tutor, email, role="student"):
-    return tutor.identity_of(tutor.accounts.register(email, "password123", role=role))
+    return tutor.identity_of(tutor.accounts.register(email, "otter-42-moss", role=role))
 
 
 def test_asks_over_the_limit_are_refused_with_retry_after_and_leave_nothing(limited):

@@ -6,6 +6,7 @@ idempotent and safe when several processes start together. Datetimes are stored 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -61,6 +62,7 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("credits", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("token_version", sa.Integer, nullable=False, default=0, server_default="0"),
     _created(),
     sa.CheckConstraint("role in ('student', 'teacher', 'admin')", name="users_role"),
     sa.CheckConstraint("credits >= 0", name="users_credits"),
@@ -218,7 +220,13 @@ def m002_curation_and_credits(conn: sa.Connection) -> None:
     credit_ledger.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [m001_initial, m002_curation_and_credits]
+def m003_token_version(conn: sa.Connection) -> None:
+    """``users.token_version``: bumped to revoke every token of a user (sign-out, ``users revoke``)."""
+    if not _has_column(conn, "users", "token_version"):
+        conn.execute(sa.text("alter table users add column token_version integer not null default 0"))
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [m001_initial, m002_curation_and_credits, m003_token_version]
 
 
 def migrate(engine: sa.Engine) -> list[str]:
@@ -248,6 +256,29 @@ def database_url(configured: str, data_dir: Path) -> str:
         if configured.startswith(prefix):
             return "postgresql+psycopg://" + configured[len(prefix):]
     return configured
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by this user only; an existing folder is left as it is."""
+    path = Path(path)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make ``path`` (created empty if missing) and its SQLite ``-wal``/``-shm`` files readable by this user only.
+
+    Creating the file 0600 before SQLite opens it matters: SQLite gives the ``-wal`` and ``-shm`` files it creates
+    later the database file's own permissions.
+    """
+    path = Path(path)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            each.chmod(0o600)
+    return path
 
 
 def _sqlite_connect(dbapi_connection, _record):

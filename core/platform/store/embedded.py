@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ...errors import StoreError
+from ..db import private_dir, private_file
 from .base import INT_FIELDS, SESSION_FIELDS, now
 
 SCHEMA = """
@@ -27,7 +28,8 @@ _COLUMNS = ("id", "owner", "status", "reader", "step", "position")
 class EmbeddedStore:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        private_file(self.path)
         self._local = threading.local()
         self._conn().executescript(SCHEMA)
 
