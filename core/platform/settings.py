@@ -97,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Secret that signs the app's HS256 tokens, at least 32 bytes. Empty: a random one is generated into the "
             "data dir on first run.", _secret),
     Setting("TUTOR_JWT_TTL", 3600, "Lifetime of an issued token, in seconds. The app renews the token of an active "
-                                   "user once it is past half its life.", _int_between(60, 30 * 86400)),
+                                   "user once it is past half its life."),
     Setting("TUTOR_CHUNK_SIZE", 50, "Characters per streamed content chunk (a word or a formula is never split)."),
     Setting("TUTOR_CHUNK_DELAY_MS", 50, "Milliseconds between chunks; 0 streams without pacing."),
     Setting("TUTOR_SESSION_TTL", 1800, "Seconds a tutor session stays live in the session store; renewed on activity."),
@@ -121,7 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Most sign-in attempts from one client (IP address; `cli` for the command line) in a sliding window.",
             Rate.parse),
     Setting("TUTOR_RATE_REGISTER", "10/600",
-            "Most accounts created from one client (IP address) in a sliding window; the command line's "
+            "Most registration attempts from one client (IP address) in a sliding window; the command line's "
             "`users add` is an operator tool and is not limited.", Rate.parse),
     Setting("TUTOR_RATE_PAUSE", "60/60",
             "Most pauses plus resumes of explanations by one user, any role, in a sliding window.", Rate.parse),
