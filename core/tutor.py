@@ -98,11 +98,12 @@ class Tutor:
 
     def renew(self, token: str) -> str | None:
         """A fresh app token for a valid app token past half its life; ``None`` when it is not due yet (or is a
-        Supabase token, which Supabase renews)."""
+        Supabase token, which Supabase renews). ``AuthError`` like ``identity``."""
         claims = self.tokens.verify(token)
-        if claims["provider"] != "tutor" or time.time() < (claims["iat"] + claims["exp"]) / 2:
+        if claims["provider"] != "tutor":
             return None
-        return self.token_for(self._user_of(claims))
+        user = self._user_of(claims)  # a revoked token is refused, due or not
+        return self.token_for(user) if time.time() >= (claims["iat"] + claims["exp"]) / 2 else None
 
     def token_for(self, user: User) -> str:
         return self.tokens.issue(self.identity_of(user), version=user.token_version)
