@@ -128,8 +128,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TUTOR_RATE_NEW_CHAT", "20/60", "Most new chats opened by one user, any role, in a sliding window.",
             Rate.parse),
     Setting("TUTOR_CHAT_MESSAGES_PER_CREDIT", 5,
-            "Chat messages one credit pays for: a chat message needs a credit left, and one credit is taken "
-            "with the first message of every group of this many; `0` makes chat free.", _int_between(0, 1000)),
+            "Chat messages one credit pays for, taken with the first message of each group (refused at zero "
+            "credits); `0` makes chat free.", _int_between(0, 1000)),
     Setting("TUTOR_STARTING_CREDITS", 10, "Credits a new user starts with; each newly generated answer costs its asker "
                                           "one (cached answers and library lessons are free).",
             _int_between(0, 1000)),

@@ -10,16 +10,16 @@ is a row in ``credit_ledger`` written in the same transaction, so the ledger alw
 
     starting     new account (``TUTOR_STARTING_CREDITS``)
     generation   -1 when a generation starts, with the question hash
-    chat         -1 with the first of every ``TUTOR_CHAT_MESSAGES_PER_CREDIT`` chat messages a user sends
+    chat         -1 with the first of each ``TUTOR_CHAT_MESSAGES_PER_CREDIT`` chat messages a user sends
     refund       +1 when that generation then fails (provider error, invalid output, crash of its thread)
     <reason>     a grant by a teacher (to students of their own classes) or an admin (to anyone), ``granted_by`` set
 
 A process killed in the middle of a generation cannot refund: that debit stays in the ledger, with its question
 hash, for a teacher or admin to grant back.
 
-Chat: every message needs a credit left (``insufficient_credits`` otherwise, before the provider is called and
-before anything is written); one credit pays for ``TUTOR_CHAT_MESSAGES_PER_CREDIT`` messages. A chat reply that
-fails is not refunded: it costs at most a fraction of a credit.
+Chat: one credit pays for ``TUTOR_CHAT_MESSAGES_PER_CREDIT`` messages, taken with the first message of each group;
+at zero credits that message is refused with ``insufficient_credits``, before the provider is called and before
+anything is written. A chat reply that fails is not refunded: it costs a fraction of a credit.
 """
 from __future__ import annotations
 
@@ -89,19 +89,21 @@ class Credits:
             raise InsufficientCredits()
 
     def pay_for_chat_message(self, conn: sa.Connection, user_id: str, messages_per_credit: int) -> None:
-        """Inside the transaction that saves a user's chat message (before it is inserted): refuse it with
-        ``InsufficientCredits`` at zero credits, and take one credit for the first message of each group."""
-        balance = conn.execute(sa.select(db.users.c.credits).where(db.users.c.id == user_id)
-                               .with_for_update()).scalar()  # one sender at a time per user (PostgreSQL)
-        if not balance:
+        """Inside the transaction that saves a user's chat message (before it is inserted): the first message of
+        each group of ``messages_per_credit`` takes one credit, or is refused with ``InsufficientCredits``."""
+        conn.execute(sa.select(db.users.c.id).where(db.users.c.id == user_id)
+                     .with_for_update())  # one sender at a time per user on PostgreSQL (SQLite: BEGIN IMMEDIATE)
+        sent = conn.execute(sa.select(sa.func.count()).select_from(db.messages)
+                            .where(db.messages.c.user_id == user_id, db.messages.c.role == "user")).scalar()
+        if sent % messages_per_credit:
+            return  # paid for with the group's first message
+        taken = conn.execute(db.users.update().where(db.users.c.id == user_id, db.users.c.credits > 0)
+                             .values(credits=db.users.c.credits - 1)).rowcount
+        if not taken:
             if self.metrics is not None:
                 self.metrics.error("insufficient_credits")
             raise InsufficientCredits()
-        sent = conn.execute(sa.select(sa.func.count()).select_from(db.messages)
-                            .where(db.messages.c.user_id == user_id, db.messages.c.role == "user")).scalar()
-        if sent % messages_per_credit == 0:
-            conn.execute(db.users.update().where(db.users.c.id == user_id).values(credits=db.users.c.credits - 1))
-            self._log(conn, user_id, -1, "chat")
+        self._log(conn, user_id, -1, "chat")
 
     def refund(self, user_id: str, question_hash: str) -> None:
         """Give back the credit of a generation that failed."""
