@@ -137,14 +137,13 @@ def run_bytes(data_dir, *args, stdin: bytes, env=None):
 def test_a_password_that_is_not_utf8_is_refused_in_one_line(cli, data_dir):
     added = run_bytes(data_dir, "users", "add", "x@example.org", "--role", "student", "--password-stdin",
                       stdin=b"abc\xff\xfedef1-otter-42-moss\n")
-    assert added.returncode == 1 and added.stderr.decode().splitlines() == [
-        "error weak_password: " + added.stderr.decode().split(": ", 1)[1].rstrip("\n")]
-    assert b"Traceback" not in added.stderr and b"weak_password" in added.stderr
+    [line] = added.stderr.decode().splitlines()  # one line, no traceback
+    assert added.returncode == 1 and line.startswith("error weak_password:")
     cli("users", "add", "x@example.org", "--role", "student", "--password-stdin", stdin="otter-42-moss\n", check=0)
     token = run_bytes(data_dir, "users", "token", "x@example.org", "--password-stdin",
                       stdin=b"otter-42-moss\xff\n")
-    assert token.returncode == 1 and token.stderr.decode().startswith("error auth_failed:")
-    assert b"Traceback" not in token.stderr
+    [line] = token.stderr.decode().splitlines()
+    assert token.returncode == 1 and line.startswith("error auth_failed:")
 
 
 def test_revoke_invalidates_every_token_of_the_user(cli):
