@@ -151,7 +151,8 @@ def parser() -> argparse.ArgumentParser:
                                    epilog=OPERATOR_NOTE)
     commands = root.add_subparsers(dest="group", required=True)
 
-    users = commands.add_parser("users", help="accounts", epilog=OPERATOR_NOTE).add_subparsers(dest="command", required=True)
+    users = commands.add_parser("users", help="accounts", epilog=OPERATOR_NOTE).add_subparsers(dest="command",
+                                                                                              required=True)
     add = users.add_parser("add", help="create a user (password from stdin)")
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=["student", "teacher", "admin"])
@@ -177,8 +178,8 @@ def parser() -> argparse.ArgumentParser:
     cadd.add_argument("--teacher", required=True)
     cadd.set_defaults(run=classes_add)
 
-    credit = commands.add_parser("credits", help="credits for questions and chat", epilog=OPERATOR_NOTE).add_subparsers(dest="command",
-                                                                                         required=True)
+    credit = commands.add_parser("credits", help="credits for questions and chat",
+                                 epilog=OPERATOR_NOTE).add_subparsers(dest="command", required=True)
     grant = credit.add_parser("grant", help="give credits to a user (as a teacher of theirs, or an admin)",
                               epilog=OPERATOR_NOTE)
     grant.add_argument("email")

@@ -94,7 +94,7 @@ class Tutor:
         revoked: they stay valid until they expire."""
         claims = self.tokens.verify(token)
         if claims["provider"] == "tutor":
-            self.accounts.revoke_tokens(claims["sub"])
+            self.accounts.revoke_tokens(self._user_of(claims).id)  # a revoked token cannot sign anyone out again
 
     def renew(self, token: str) -> str | None:
         """A fresh app token for a valid app token past half its life; ``None`` when it is not due yet (or is a

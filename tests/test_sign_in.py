@@ -95,6 +95,8 @@ def test_sign_out_revokes_every_token_of_the_user(make_tutor, backend):
             tutor.renew(token)
     assert tutor.identity(bob).email == "bob@example.org"
     fresh = tutor.sign_in("ana@example.org", PASSWORD)
+    with pytest.raises(AuthError):
+        tutor.sign_out(laptop)  # a stolen, revoked token cannot sign Ana out of her new session
     assert tutor.identity(fresh).email == "ana@example.org"
 
 
