@@ -23,7 +23,7 @@ with middle:
                                               icon=":material/login:")
         if submitted:
             try:
-                token = tutor.sign_in(email, password)
+                token = tutor.sign_in(email, password, client=app.client_address())
             except TutorError as error:
                 st.error(me.message(error), icon=":material/error:")
             else:
@@ -42,8 +42,8 @@ with middle:
         if created:
             try:
                 tutor.register(new_email, new_password, name=name, language=me.lang,
-                               class_code=code.strip() or None)
-                token = tutor.sign_in(new_email, new_password)
+                               class_code=code.strip() or None, client=app.client_address())
+                token = tutor.sign_in(new_email, new_password, client=app.client_address())
             except TutorError as error:
                 st.error(me.message(error), icon=":material/error:")
             else:

@@ -1,5 +1,9 @@
 """``python -m core …``: the tutor from a terminal, with the same settings as the app.
 
+An operator's tool: whoever can run it with the app's settings can read and write the database directly, so the
+commands act as any user named by email (``--user``, ``--by``, ``--teacher``) without a password. Only ``users
+token`` checks a password, and it counts against the same sign-in limits as the app (client ``cli``).
+
 With ``--json`` the streaming commands print one object per line: ``{"event", "session_id", "data"}`` (the
 ``explanation_complete`` data carries ``verified``: the maths check's verdict).
 An ``error`` event or a refused command exits with status 1 and prints one line, ``error CODE: message``, to
@@ -18,10 +22,15 @@ from .errors import TutorError
 from .tutor import Tutor, create_tutor
 
 
+OPERATOR_NOTE = ("This is an operator tool: it needs the app's settings and access to its data dir or database, "
+                 "and it acts as any user named by email without their password. Do not give it to users.")
+
+
 def _password(args) -> str:
+    """One line of stdin; bytes that are not UTF-8 become lone surrogates, which core refuses cleanly."""
     if not args.password_stdin:
         raise SystemExit("error: --password-stdin is required (passwords are never taken as arguments)")
-    return sys.stdin.readline().rstrip("\r\n")
+    return sys.stdin.buffer.readline().decode("utf-8", "surrogateescape").rstrip("\r\n")
 
 
 def users_add(tutor: Tutor, args) -> int:
@@ -32,7 +41,14 @@ def users_add(tutor: Tutor, args) -> int:
 
 
 def users_token(tutor: Tutor, args) -> int:
-    print(tutor.sign_in(args.email, _password(args)))
+    print(tutor.sign_in(args.email, _password(args), client="cli"))
+    return 0
+
+
+def users_revoke(tutor: Tutor, args) -> int:
+    user = tutor.accounts.by_email(args.email)
+    tutor.accounts.revoke_tokens(user.id)
+    print(json.dumps({"email": user.email, "revoked": True}))
     return 0
 
 
@@ -131,11 +147,13 @@ def _print(item: dict, session_id: str, as_json: bool) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m core", description="The tutor's command line.")
+    root = argparse.ArgumentParser(prog="python -m core", description="The tutor's command line.",
+                                   epilog=OPERATOR_NOTE)
     root.add_argument("--verbose", action="store_true", help="log causes and tracebacks of failures to stderr")
     commands = root.add_subparsers(dest="group", required=True)
 
-    users = commands.add_parser("users", help="accounts").add_subparsers(dest="command", required=True)
+    users = commands.add_parser("users", help="accounts", epilog=OPERATOR_NOTE).add_subparsers(dest="command",
+                                                                                              required=True)
     add = users.add_parser("add", help="create a user (password from stdin)")
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=list(ROLES))
@@ -151,6 +169,9 @@ def parser() -> argparse.ArgumentParser:
     whoami = users.add_parser("whoami", help="print the verified identity of a token")
     whoami.add_argument("token")
     whoami.set_defaults(run=users_whoami)
+    revoke = users.add_parser("revoke", help="invalidate every app token of a user (sign them out everywhere)")
+    revoke.add_argument("email")
+    revoke.set_defaults(run=users_revoke)
 
     classes = commands.add_parser("classes", help="classes").add_subparsers(dest="command", required=True)
     cadd = classes.add_parser("add", help="create a class and print its join code")
@@ -158,12 +179,14 @@ def parser() -> argparse.ArgumentParser:
     cadd.add_argument("--teacher", required=True)
     cadd.set_defaults(run=classes_add)
 
-    credit = commands.add_parser("credits", help="credits for new questions").add_subparsers(dest="command",
-                                                                                         required=True)
-    grant = credit.add_parser("grant", help="give credits to a user (as a teacher of theirs, or an admin)")
+    credit = commands.add_parser("credits", help="credits for questions and chat",
+                                 epilog=OPERATOR_NOTE).add_subparsers(dest="command", required=True)
+    grant = credit.add_parser("grant", help="give credits to a user (as a teacher of theirs, or an admin)",
+                              epilog=OPERATOR_NOTE)
     grant.add_argument("email")
     grant.add_argument("amount", type=int)
-    grant.add_argument("--by", required=True, help="email of the teacher or admin who grants")
+    grant.add_argument("--by", required=True, help="email of the teacher or admin who grants (not "
+                                                   "authenticated: the CLI is an operator tool)")
     grant.add_argument("--reason", default="grant")
     grant.set_defaults(run=credits_grant)
     balance = credit.add_parser("balance", help="print a user's balance")
@@ -177,18 +200,18 @@ def parser() -> argparse.ArgumentParser:
 
     for name, run, help_text in (("ask", ask, "ask a question and stream the explanation"),
                                  ("resume", resume, "resume a paused explanation")):
-        sub = commands.add_parser(name, help=help_text)
+        sub = commands.add_parser(name, help=help_text, epilog=OPERATOR_NOTE)
         sub.add_argument("session_id" if name == "resume" else "question")
-        sub.add_argument("--user", required=True)
+        sub.add_argument("--user", required=True, help="email of the user to act as (not authenticated)")
         if name == "ask":
             sub.add_argument("--lang", choices=["es", "en"])
         sub.add_argument("--json", action="store_true")
         sub.add_argument("--max-chunks", type=int)
         sub.set_defaults(run=run)
 
-    talk = commands.add_parser("chat", help="send a chat message and stream the reply")
+    talk = commands.add_parser("chat", help="send a chat message and stream the reply", epilog=OPERATOR_NOTE)
     talk.add_argument("message")
-    talk.add_argument("--user", required=True)
+    talk.add_argument("--user", required=True, help="email of the user to act as (not authenticated)")
     talk.add_argument("--session")
     talk.add_argument("--json", action="store_true")
     talk.set_defaults(run=chat)

@@ -9,7 +9,7 @@
      ├── AuthError            auth_invalid, auth_expired, auth_failed
      ├── Forbidden            forbidden
      ├── NotFound             not_found, unknown_user, unknown_class, session_not_found, chat_not_found
-     ├── Conflict             email_taken
+     ├── Conflict             registration_failed
      ├── AIError              ai_unavailable, ai_failed, ai_timeout, ai_rate_limited, ai_invalid_output
      ├── RateLimited          rate_limited  (has ``retry_after`` seconds)
      ├── InsufficientCredits  insufficient_credits

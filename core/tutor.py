@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Mapping
 
 from .content import library
 from .content.mathworker import MathChecker
-from .errors import AuthError, NotFound
+from .errors import AuthError, InvalidInput, NotFound
 from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
 from .explaining.generation import Generations
@@ -19,7 +20,7 @@ from .platform.limits import RateLimits
 from .platform.metrics import MeteredAnalytics, Metrics
 from .platform.settings import Settings
 from .platform.store import open_store
-from .school.accounts import Accounts, Class, User
+from .school.accounts import Accounts, Class, User, check_password, normalize_email
 from .school.auth import Identity, SupabaseAuth, TokenService, load_or_create_secret
 from .school.chat import Chats
 from .school.credits import Credits
@@ -52,7 +53,9 @@ class Tutor:
     def __init__(self, settings: Settings, *, model: Model | None = None):
         self.settings = settings
         logging.getLogger("core").setLevel(settings.log_level.upper())
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db.private_dir(settings.data_dir)
+        if not settings.database_url:
+            db.private_file(settings.data_dir / "tutor.db")
         self.engine = db.create_engine(db.database_url(settings.database_url, settings.data_dir))
         migrations.migrate(self.engine)
         self.store = open_store(settings)
@@ -72,7 +75,8 @@ class Tutor:
                                        check_timeout=settings.math_check_timeout_ms / 1000)
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
                                          self.analytics, limits=self.limits, metrics=self.metrics)
-        self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits)
+        self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits,
+                           credits=self.credits, messages_per_credit=settings.chat_messages_per_credit)
         self.history = History(self.engine, self.explanations, self.chats, self.analytics)
         self.frames = Frames(self.engine, self.accounts, session_ttl=settings.session_ttl)
         self.curation = Curation(self.engine)
@@ -86,32 +90,64 @@ class Tutor:
     def uses_supabase_auth(self) -> bool:
         return bool(self.settings.supabase_url and self.settings.supabase_key)
 
-    def register(self, email: str, password: str, **fields: Any) -> User:
+    def register(self, email: str, password: str, *, client: str | None = None, **fields: Any) -> User:
+        """Create an account. ``client`` (an IP address) counts against ``TUTOR_RATE_REGISTER``; ``None`` is for
+        operators (the CLI's ``users add``) and is not limited."""
+        if client is not None:
+            self.limits.hit("register", client)
         if self.uses_supabase_auth:
+            check_password(password, user_inputs=(str(email), str(fields.get("name", ""))))
             SupabaseAuth(self.settings).sign_up(email, password, name=fields.get("name", ""))
             return self.accounts.by_email(email) if self._has_user(email) else self.accounts.register(
                 email, None, **fields)
         return self.accounts.register(email, password, **fields)
 
-    def sign_in(self, email: str, password: str) -> str:
-        """A fresh token for the credentials (Supabase Auth's access token in Supabase mode)."""
+    def sign_in(self, email: str, password: str, *, client: str | None = None) -> str:
+        """A fresh token for the credentials (Supabase Auth's access token in Supabase mode).
+
+        Every attempt, right or wrong, counts against the account's window (``TUTOR_RATE_SIGNIN``) and, given a
+        ``client`` (an IP address, ``"cli"``), the client's (``TUTOR_RATE_SIGNIN_CLIENT``): ``rate_limited``."""
+        if client is not None:
+            self.limits.hit("signin_client", client)
+        self.limits.hit("signin", _account_key(email))
         if self.uses_supabase_auth:
             return SupabaseAuth(self.settings).sign_in(email, password)
         return self.token_for(self.accounts.authenticate(email, password))
 
+    def sign_out(self, token: str) -> None:
+        """Revoke every app token of the token's user (all their devices). Supabase's own tokens are not
+        revoked: they stay valid until they expire."""
+        claims = self.tokens.verify(token)
+        if claims["provider"] == "tutor":
+            self.accounts.revoke_tokens(self._user_of(claims).id)  # a revoked token cannot sign anyone out again
+
+    def renew(self, token: str) -> str | None:
+        """A fresh app token for a valid app token past half its life; ``None`` when it is not due yet (or is a
+        Supabase token, which Supabase renews). ``AuthError`` like ``identity``."""
+        claims = self.tokens.verify(token)
+        if claims["provider"] != "tutor":
+            return None
+        user = self._user_of(claims)  # a revoked token is refused, due or not
+        return self.token_for(user) if time.time() >= (claims["iat"] + claims["exp"]) / 2 else None
+
     def token_for(self, user: User) -> str:
-        return self.tokens.issue(self.identity_of(user))
+        return self.tokens.issue(self.identity_of(user), version=user.token_version)
 
     def identity(self, token: str) -> Identity:
         """The verified caller behind a token, with the role and language stored for them now."""
-        claims = self.tokens.verify(token)
+        return self.identity_of(self._user_of(self.tokens.verify(token)))
+
+    def _user_of(self, claims: dict) -> User:
+        """The user of verified claims; an app token must carry the user's current token version."""
         try:
             user = self.accounts.get(claims["sub"])
         except NotFound:
             if claims.get("provider") != "supabase":
                 raise AuthError("auth_invalid") from None
             user = self.accounts.register(claims["email"], None, role="student", user_id=claims["sub"])
-        return self.identity_of(user)
+        if claims["provider"] == "tutor" and claims["ver"] != user.token_version:
+            raise AuthError("auth_invalid")  # revoked by a sign-out or `users revoke`
+        return user
 
     @staticmethod
     def identity_of(user: User) -> Identity:
@@ -146,9 +182,11 @@ class Tutor:
         return self.explanations.stream(identity, session_id, **kwargs)
 
     def pause(self, identity: Identity, session_id: str) -> dict:
+        self.limits.check(identity, "pause")  # pauses and resumes share TUTOR_RATE_PAUSE
         return self.explanations.pause(identity, session_id)
 
     def resume(self, identity: Identity, session_id: str) -> dict:
+        self.limits.check(identity, "pause")
         return self.explanations.resume(identity, session_id)
 
     def snapshot(self, identity: Identity, session_id: str) -> dict:
@@ -224,6 +262,14 @@ class Tutor:
     def _ping_database(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("select 1")
+
+
+def _account_key(email: Any) -> str:
+    """The sign-in window's key for an email as typed: its normalised form, or the raw text if it is invalid."""
+    try:
+        return normalize_email(email)
+    except InvalidInput:
+        return str(email).strip().lower()[:254]
 
 
 def create_tutor(overrides: Mapping[str, Any] | None = None, *, secrets: Mapping[str, Any] | None = None,

@@ -5,19 +5,23 @@ browser); here the streaming states are set up through the facade and the pages 
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import jwt
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.content.library import load_lessons
+from core.errors import AuthError
+from core.school.auth import load_or_create_secret
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 LESSONS = load_lessons()
 LESSON_ES = next(l for l in LESSONS if l.question.language == "es" and
                  sum(len(s.canvas_commands) for s in l.answer.steps) >= 5)
 LESSON_EN = next(l for l in LESSONS if l.question.language == "en")
-PASSWORD = "password123"
+PASSWORD = "otter-42-moss"
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------
@@ -162,6 +166,49 @@ def test_sign_out_forgets_the_user_and_drops_the_cookie(tutor, monkeypatch):
     assert at.text_input(key="login_email")
 
 
+def test_sign_out_revokes_the_token_everywhere(tutor, monkeypatch):
+    token = tutor.token_for(tutor.accounts.by_email("ana@example.org"))
+    other_device = tutor.token_for(tutor.accounts.by_email("ana@example.org"))
+    monkeypatch.setattr("ui.app.request_cookie", lambda: token)
+    at = new_app().run()
+    at.button(key="logout").click().run()
+    assert at.text_input(key="login_email")
+    for old in (token, other_device):  # a copied cookie is worth nothing after the sign-out
+        with pytest.raises(AuthError) as refused:
+            tutor.identity(old)
+        assert refused.value.code == "auth_invalid"
+    again = new_app().run()  # a reload that still sends the old cookie
+    assert again.text_input(key="login_email") and "logout" not in keys(again)
+    assert [w.value for w in again.warning] == ["La sesión no es válida. Vuelve a iniciar sesión."]
+
+
+def test_an_active_user_gets_a_fresh_token_past_half_its_life(tutor, monkeypatch):
+    ana = tutor.accounts.by_email("ana@example.org")
+    now = int(time.time())
+    claims = {"sub": ana.id, "email": ana.email, "role": ana.role, "name": ana.name, "lang": ana.language,
+              "iat": now - 2000, "exp": now + 1600, "aud": "tutor", "iss": "tutor", "ver": ana.token_version}
+    old = jwt.encode(claims, load_or_create_secret(tutor.settings), algorithm="HS256")
+    monkeypatch.setattr("ui.app.request_cookie", lambda: old)
+    at = new_app().run()
+    assert at.text_area(key="question")
+    fresh = at.session_state["token"]
+    assert fresh != old and tutor.identity(fresh).email == "ana@example.org"
+    assert jwt.decode(fresh, options={"verify_signature": False})["iat"] >= now
+    [script] = cookie_scripts(at)
+    assert f"tutor_token={fresh}; Max-Age=3600;" in script
+    at.run()
+    assert at.session_state["token"] == fresh  # not renewed again while it is young
+
+
+def test_too_many_sign_ins_are_refused_inline(tutor):
+    at = new_app().run()
+    for _ in range(10):
+        sign_in(at, "ana@example.org", "wrong-password1")
+    sign_in(at, "ana@example.org", PASSWORD)
+    [message] = errors(at)
+    assert message.startswith("Demasiadas peticiones. Espera ") and at.session_state.get("token") is None
+
+
 def test_register_with_a_class_code_joins_the_class(tutor):
     teacher = tutor.accounts.by_email("teo@example.org")
     [klass] = tutor.accounts.classes_of(teacher)
@@ -176,8 +223,12 @@ def test_register_with_a_class_code_joins_the_class(tutor):
 
 
 @pytest.mark.parametrize("email, password, code, message", [
-    ("x@example.org", "short", "", "La contraseña debe tener al menos 8 caracteres, con letras y números o símbolos."),
-    ("ana@example.org", PASSWORD, "", "Ya hay una cuenta con el correo ana@example.org."),
+    ("x@example.org", "short", "", "Esa contraseña es demasiado fácil de adivinar. Usa al menos 10 caracteres, por "
+                                   "ejemplo varias palabras que no sean una frase conocida."),
+    ("x@example.org", "Passw0rd12", "", "Esa contraseña es demasiado fácil de adivinar. Usa al menos 10 caracteres, "
+                                        "por ejemplo varias palabras que no sean una frase conocida."),
+    ("ana@example.org", PASSWORD, "", "No se ha podido crear la cuenta con estos datos. Si ya tienes una, entra con "
+                                      "ella."),
     ("y@example.org", PASSWORD, "NOPE99", "No existe ninguna clase con el código NOPE99."),
 ])
 def test_register_errors_are_inline(tutor, email, password, code, message):

@@ -78,7 +78,7 @@ def claims(base: dict, **overrides) -> dict:
 def app_claims(**overrides) -> dict:
     now = int(time.time())
     return claims({"sub": "user-1", "email": "ana@example.com", "role": "student", "name": "Ana", "lang": "es",
-                   "iat": now, "exp": now + 600, "aud": "tutor", "iss": "tutor"}, **overrides)
+                   "iat": now, "exp": now + 600, "aud": "tutor", "iss": "tutor", "ver": 0}, **overrides)
 
 
 def supabase_claims(issuer: str, **overrides) -> dict:
@@ -228,9 +228,10 @@ def refuse(service: TokenService, token: object) -> str:
 def test_issue_verify_round_trip(tmp_path):
     service = TokenService(make_settings(tmp_path))
     ana = Identity("user-1", "ana@example.com", "teacher", name="Ana", language="en")
-    verified = service.verify(service.issue(ana))
+    verified = service.verify(service.issue(ana, version=3))
+    assert verified.pop("exp") - verified.pop("iat") == 3600
     assert verified == {"sub": "user-1", "email": "ana@example.com", "role": "teacher", "name": "Ana",
-                        "lang": "en", "provider": "tutor"}
+                        "lang": "en", "provider": "tutor", "ver": 3}
     assert Identity.from_claims(verified) == ana
     assert service.identify(service.issue(ana)) == ana
 
@@ -242,7 +243,8 @@ def test_issued_claims_and_default_ttl(tmp_path):
     payload = jwt.decode(token, APP_SECRET, algorithms=["HS256"], audience="tutor", issuer="tutor")
     assert header["alg"] == "HS256"
     assert payload["exp"] - payload["iat"] == 1234
-    assert {"sub", "email", "role", "name", "lang", "iat", "exp", "aud", "iss", "jti"} <= set(payload)
+    assert {"sub", "email", "role", "name", "lang", "iat", "exp", "aud", "iss", "jti", "ver"} <= set(payload)
+    assert payload["ver"] == 0
     other = TokenService(settings).issue(Identity("u", "u@example.com", "student"))
     assert jwt.decode(other, options={"verify_signature": False})["jti"] != payload["jti"]
 
@@ -322,6 +324,9 @@ REFUSALS = {
     "app missing exp": lambda g: app_token(exp=DROP),
     "app missing iat": lambda g: app_token(iat=DROP),
     "app missing aud": lambda g: app_token(aud=DROP),
+    "app missing token version": lambda g: app_token(ver=DROP),
+    "app token version not a number": lambda g: app_token(ver="0"),
+    "app token version a boolean": lambda g: app_token(ver=False),
     "app null sub": lambda g: app_token(sub=None),
     "app sub not a string": lambda g: app_token(sub=42),
     "app empty sub": lambda g: app_token(sub=""),
@@ -483,8 +488,9 @@ def test_supabase_es256_and_rs256_via_jwks(service, gotrue):
     before = gotrue.jwks_requests
     teacher = service.verify(es256(_supabase(gotrue)))
     admin = service.verify(rs256(_supabase(gotrue, app_metadata={"provider": "email", "role": "admin"})))
+    assert teacher.pop("exp") - teacher.pop("iat") == 600
     assert teacher == {"sub": "9f1c2d3e-0000-4000-8000-000000000001", "email": "bea@example.com",
-                       "role": "teacher", "name": "Bea", "lang": "en", "provider": "supabase"}
+                       "role": "teacher", "name": "Bea", "lang": "en", "provider": "supabase", "ver": None}
     assert admin["role"] == "admin" and admin["provider"] == "supabase"
     for _ in range(5):
         service.verify(es256(_supabase(gotrue)))
@@ -590,7 +596,7 @@ def test_sign_up_refusals(supabase_auth):
     auth = supabase_auth[0]
     with pytest.raises(Conflict) as taken:
         auth.sign_up("bea@example.com", "another long password")
-    assert taken.value.code == "email_taken"
+    assert taken.value.code == "registration_failed"
     with pytest.raises(InvalidInput) as weak:
         auth.sign_up(f"{uuid.uuid4().hex[:8]}@example.com", "short")
     assert weak.value.code == "weak_password"

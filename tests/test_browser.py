@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("TUTOR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PASSWORD = "password123"
+PASSWORD = "otter-42-moss"
 LESSONS = load_lessons()
 LESSON = next(l for l in LESSONS if l.question.language == "es" and
               sum(len(s.canvas_commands) for s in l.answer.steps) >= 5 and "$" not in "".join(

@@ -1,7 +1,7 @@
 import pytest
 
 from core.content.library import load_lessons
-from core.errors import AIError, Forbidden, InvalidInput
+from core.errors import AIError, Forbidden, InsufficientCredits, InvalidInput
 from core.testing.fakeai import default_reply
 
 LESSON = load_lessons()[0]
@@ -10,7 +10,7 @@ LESSON = load_lessons()[0]
 @pytest.fixture
 def chatting(make_tutor, backend, ai):
     tutor = make_tutor(**backend, **ai)
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     return tutor, me
 
 
@@ -73,7 +73,7 @@ def test_provider_error_is_an_error_event(chatting, fake_ai):
 
 def test_ownership_and_bad_input(chatting):
     tutor, me = chatting
-    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "password123"))
+    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "otter-42-moss"))
     session = tutor.chats.create(me)
     with pytest.raises(Forbidden):
         list(tutor.chats.send(eve, session["id"], "hola"))
@@ -88,7 +88,7 @@ def test_ownership_and_bad_input(chatting):
 
 def test_no_provider(make_tutor):
     tutor = make_tutor()
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     session = tutor.chats.create(me)
     with pytest.raises(AIError) as error:
         list(tutor.chats.send(me, session["id"], "hola"))
@@ -101,3 +101,40 @@ def test_a_refused_message_raises_before_iteration(chatting):
     with pytest.raises(InvalidInput):
         tutor.chats.send(me, session["id"], "")
     assert tutor.chats.history(me, session["id"]) == []
+
+
+def balance(tutor, me) -> int:
+    return tutor.credits.balance(me)
+
+
+def test_chat_at_zero_credits_is_refused_before_the_provider_is_called(make_tutor, backend, ai, fake_ai):
+    tutor = make_tutor(**backend, **ai, TUTOR_STARTING_CREDITS=0)
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
+    session = tutor.chats.create(me)
+    for _ in range(3):
+        with pytest.raises(InsufficientCredits) as refused:
+            tutor.chats.send(me, session["id"], "¿Qué es una derivada?")
+        assert refused.value.code == "insufficient_credits"
+    assert fake_ai.calls == [] and tutor.chats.history(me, session["id"]) == []
+
+
+def test_one_credit_pays_for_a_group_of_messages(make_tutor, backend, ai, fake_ai):
+    tutor = make_tutor(**backend, **ai, TUTOR_STARTING_CREDITS=2, TUTOR_CHAT_MESSAGES_PER_CREDIT=3)
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
+    session = tutor.chats.create(me)
+    balances = []
+    for number in range(6):
+        assert list(tutor.chats.send(me, session["id"], f"pregunta {number}"))[-1]["event"] == "done"
+        balances.append(balance(tutor, me))
+    assert balances == [1, 1, 1, 0, 0, 0]  # one credit per 3 messages, taken with the 1st and the 4th
+    with pytest.raises(InsufficientCredits):
+        tutor.chats.send(me, session["id"], "una más")
+    assert len(fake_ai.calls) == 6
+    assert [row["reason"] for row in tutor.credits.ledger(me)].count("chat") == 2
+
+
+def test_chat_can_be_free(make_tutor, ai):
+    tutor = make_tutor(**ai, TUTOR_STARTING_CREDITS=0, TUTOR_CHAT_MESSAGES_PER_CREDIT=0)
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
+    session = tutor.chats.create(me)
+    assert list(tutor.chats.send(me, session["id"], "hola"))[-1]["event"] == "done"

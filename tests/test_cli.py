@@ -61,7 +61,7 @@ def test_refusals_exit_non_zero_with_one_line(cli, args, stdin, code):
 def test_duplicate_user_and_expired_token(cli, data_dir):
     cli("users", "add", "d@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n", check=0)
     again = cli("users", "add", "d@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n")
-    assert again.returncode != 0 and "email_taken" in again.stderr
+    assert again.returncode != 0 and "registration_failed" in again.stderr
     short = cli("users", "token", "d@example.org", "--password-stdin", stdin="a-good-pass1\n",
                 env={"TUTOR_JWT_TTL": "-60"}, check=0).stdout.strip()
     expired = cli("users", "whoami", short)
@@ -165,3 +165,49 @@ def test_json_output_shows_the_maths_check(cli, fake_ai):
     complete = events(done)[-1]
     assert complete["event"] == "explanation_complete" and complete["data"]["verified"] is True
     assert not [e for e in events(done) if e["event"] == "step_check"]
+
+
+def run_bytes(data_dir, *args, stdin: bytes, env=None):
+    environ = {"PATH": os.environ["PATH"], "TUTOR_DATA_DIR": str(data_dir), "LC_ALL": "C", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "core", *args], input=stdin, capture_output=True, cwd=ROOT,
+                          env=environ, timeout=120)
+
+
+def test_a_password_that_is_not_utf8_is_refused_in_one_line(cli, data_dir):
+    added = run_bytes(data_dir, "users", "add", "x@example.org", "--role", "student", "--password-stdin",
+                      stdin=b"abc\xff\xfedef1-otter-42-moss\n")
+    [line] = added.stderr.decode().splitlines()  # one line, no traceback
+    assert added.returncode == 1 and line.startswith("error weak_password:")
+    cli("users", "add", "x@example.org", "--role", "student", "--password-stdin", stdin="otter-42-moss\n", check=0)
+    token = run_bytes(data_dir, "users", "token", "x@example.org", "--password-stdin",
+                      stdin=b"otter-42-moss\xff\n")
+    [line] = token.stderr.decode().splitlines()
+    assert token.returncode == 1 and line.startswith("error auth_failed:")
+
+
+def test_revoke_invalidates_every_token_of_the_user(cli):
+    cli("users", "add", "ana@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n", check=0)
+    old = cli("users", "token", "ana@example.org", "--password-stdin", stdin="a-good-pass1\n", check=0).stdout.strip()
+    cli("users", "whoami", old, check=0)
+    assert json.loads(cli("users", "revoke", "ana@example.org", check=0).stdout) == {
+        "email": "ana@example.org", "revoked": True}
+    refused = cli("users", "whoami", old)
+    assert refused.returncode == 1 and refused.stderr.startswith("error auth_invalid:")
+    new = cli("users", "token", "ana@example.org", "--password-stdin", stdin="a-good-pass1\n", check=0).stdout.strip()
+    assert json.loads(cli("users", "whoami", new, check=0).stdout)["email"] == "ana@example.org"
+
+
+def test_token_issuing_is_throttled(cli):
+    env = {"TUTOR_RATE_SIGNIN": "2/300"}
+    cli("users", "add", "ana@example.org", "--role", "student", "--password-stdin", stdin="a-good-pass1\n", check=0)
+    for _ in range(2):
+        assert cli("users", "token", "ana@example.org", "--password-stdin", stdin="wrong-guess-1\n",
+                   env=env).stderr.startswith("error auth_failed:")
+    refused = cli("users", "token", "ana@example.org", "--password-stdin", stdin="a-good-pass1\n", env=env)
+    assert refused.returncode == 1 and refused.stderr.startswith("error rate_limited: Too many requests. Wait ")
+
+
+@pytest.mark.parametrize("args", [[], ["credits", "grant"], ["ask"], ["resume"], ["chat"], ["users"]])
+def test_help_says_it_is_an_operator_tool(cli, args):
+    done = cli(*args, "--help", check=0)
+    assert "operator tool" in done.stdout and "without their password" in " ".join(done.stdout.split())

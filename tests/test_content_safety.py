@@ -105,7 +105,7 @@ def serve(fake_ai, first: dict, *, every_time: bool = False):
 
 
 def read(tutor, question: str) -> tuple[list, dict]:
-    me = tutor.identity_of(tutor.accounts.register("hostil@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("hostil@example.org", "otter-42-moss"))
     state = tutor.ask(me, question)
     return list(tutor.stream(me, state["id"])), state
 
@@ -158,7 +158,7 @@ def test_one_bad_canvas_command_from_the_model_is_dropped_alone(make_tutor, ai, 
 @pytest.fixture
 def curation(make_tutor):
     tutor = make_tutor()
-    teacher = tutor.identity_of(tutor.accounts.register("profe@example.org", "password123", role="teacher"))
+    teacher = tutor.identity_of(tutor.accounts.register("profe@example.org", "otter-42-moss", role="teacher"))
     lesson = load_lessons()[0]
     return tutor, teacher, tutor.cache.lookup(lesson.question.hash).id, lesson
 

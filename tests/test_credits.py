@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def register(tutor, email, role="student", class_code=None):
-    return tutor.identity_of(tutor.accounts.register(email, "password123", role=role, class_code=class_code))
+    return tutor.identity_of(tutor.accounts.register(email, "otter-42-moss", role=role, class_code=class_code))
 
 
 def ledger_sum(tutor, user_id) -> int:

@@ -23,8 +23,8 @@ class Library:
     def __init__(self, tutor):
         self.tutor = tutor
         register = tutor.accounts.register
-        self.teacher = tutor.identity_of(register("profe@example.org", "password123", role="teacher", name="Profe"))
-        self.student = tutor.identity_of(register("ana@example.org", "password123", name="Ana"))
+        self.teacher = tutor.identity_of(register("profe@example.org", "otter-42-moss", role="teacher", name="Profe"))
+        self.student = tutor.identity_of(register("ana@example.org", "otter-42-moss", name="Ana"))
 
     def answer_id(self, lesson) -> str:
         return self.tutor.cache.lookup(lesson.question.hash).id
@@ -289,7 +289,7 @@ def test_students_may_not_curate(library):
 
 
 def test_an_admin_may_curate(library):
-    admin = library.tutor.identity_of(library.tutor.accounts.register("admin@example.org", "password123",
+    admin = library.tutor.identity_of(library.tutor.accounts.register("admin@example.org", "otter-42-moss",
                                                                       role="admin"))
     assert library.tutor.curation.retire(admin, library.answer_id(NEWTON))["status"] == "retired"
 

@@ -28,7 +28,7 @@ def names(events):
 @pytest.fixture
 def student(make_tutor, backend):
     tutor = make_tutor(**backend)
-    user = tutor.accounts.register("ana@example.org", "password123", language="es")
+    user = tutor.accounts.register("ana@example.org", "otter-42-moss", language="es")
     return tutor, tutor.identity_of(user)
 
 
@@ -79,7 +79,7 @@ def test_chunks_follow_the_protocol(student):
 @given(pauses=st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=4))
 def test_pause_and_resume_lose_and_repeat_nothing(make_tutor, pauses):
     tutor = make_tutor()
-    me = tutor.identity_of(tutor.accounts.register(f"p{time.monotonic_ns()}@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register(f"p{time.monotonic_ns()}@example.org", "otter-42-moss"))
     state = tutor.ask(me, LESSON.question.text)
     seen = play_until_paused(tutor, me, state["id"], pauses[0])
     for k in pauses[1:] + [None]:
@@ -120,7 +120,7 @@ def test_another_process_resumes_exactly(student, make_tutor, backend):
 
 def test_resume_after_the_live_session_expired(make_tutor):
     tutor = make_tutor(TUTOR_SESSION_TTL=1)
-    me = tutor.identity_of(tutor.accounts.register("ttl@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ttl@example.org", "otter-42-moss"))
     state = tutor.ask(me, LESSON.question.text)
     first = play_until_paused(tutor, me, state["id"], 2)
     time.sleep(1.3)
@@ -144,7 +144,7 @@ def test_a_second_reader_takes_over_cleanly(student):
 
 def test_only_the_owner_may_stream_pause_or_resume(student):
     tutor, me = student
-    intruder = tutor.identity_of(tutor.accounts.register("eve@example.org", "password123"))
+    intruder = tutor.identity_of(tutor.accounts.register("eve@example.org", "otter-42-moss"))
     state = tutor.ask(me, LESSON.question.text)
     for action in (lambda: list(tutor.stream(intruder, state["id"])), lambda: tutor.pause(intruder, state["id"]),
                    lambda: tutor.resume(intruder, state["id"])):
@@ -178,7 +178,7 @@ def test_a_miss_without_provider_says_how_to_configure(student):
 @pytest.fixture
 def generating(make_tutor, backend, ai):
     tutor = make_tutor(**backend, **ai)
-    me = tutor.identity_of(tutor.accounts.register("gen@example.org", "password123", language="es"))
+    me = tutor.identity_of(tutor.accounts.register("gen@example.org", "otter-42-moss", language="es"))
     return tutor, me
 
 
@@ -205,7 +205,7 @@ def test_first_step_arrives_before_the_model_finishes(make_tutor, ai):
     from core.testing.fakeai import FakeAI
     with FakeAI(tokens_per_second=150, answer_for=lambda q: build_answer(q, steps=5)) as slow:
         tutor = make_tutor(**{**ai, "OPENAI_BASE_URL": slow.base_url})
-        me = tutor.identity_of(tutor.accounts.register("fast@example.org", "password123"))
+        me = tutor.identity_of(tutor.accounts.register("fast@example.org", "otter-42-moss"))
         state = tutor.ask(me, "Explain momentum")
         events = tutor.stream(me, state["id"])
         waiting = []
@@ -226,7 +226,7 @@ def test_first_step_arrives_before_the_model_finishes(make_tutor, ai):
 def test_provider_failures_end_with_an_error_and_cache_nothing(make_tutor, ai, fake_ai, failure, code):
     fake_ai.hang_seconds = 3
     tutor = make_tutor(**{**ai, "TUTOR_AI_TIMEOUT": "1"})
-    me = tutor.identity_of(tutor.accounts.register("err@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("err@example.org", "otter-42-moss"))
     fake_ai.fail_next(failure)
     state = tutor.ask(me, "¿Por qué el cielo es azul?")
     events = list(tutor.stream(me, state["id"]))
@@ -238,7 +238,7 @@ def test_provider_failures_end_with_an_error_and_cache_nothing(make_tutor, ai, f
 
 def test_the_sdk_retries_before_giving_up(make_tutor, ai, fake_ai):
     tutor = make_tutor(**{**ai, "TUTOR_AI_MAX_RETRIES": "2"})
-    me = tutor.identity_of(tutor.accounts.register("retry@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("retry@example.org", "otter-42-moss"))
     fake_ai.fail_next("429", "500")
     state = tutor.ask(me, "¿Por qué flotan los barcos?")
     assert list(tutor.stream(me, state["id"]))[-1]["event"] == "explanation_complete"
@@ -248,7 +248,7 @@ def test_the_sdk_retries_before_giving_up(make_tutor, ai, fake_ai):
 @pytest.mark.parametrize("failure", ["malformed", "invalid_answer", "length"])
 def test_invalid_output_gets_one_repair(make_tutor, ai, fake_ai, failure):
     tutor = make_tutor(**ai)
-    me = tutor.identity_of(tutor.accounts.register("fix@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("fix@example.org", "otter-42-moss"))
     fake_ai.fail_next(failure)
     state = tutor.ask(me, "¿Qué es la energía cinética?")
     events = list(tutor.stream(me, state["id"]))
@@ -260,7 +260,7 @@ def test_invalid_output_gets_one_repair(make_tutor, ai, fake_ai, failure):
 
 def test_invalid_output_twice_is_a_clear_error(make_tutor, ai, fake_ai):
     tutor = make_tutor(**ai)
-    me = tutor.identity_of(tutor.accounts.register("fix2@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("fix2@example.org", "otter-42-moss"))
     fake_ai.fail_next("malformed", "invalid_answer")
     state = tutor.ask(me, "¿Qué es la energía potencial?")
     events = list(tutor.stream(me, state["id"]))
@@ -276,7 +276,7 @@ def test_model_html_is_refused_and_repaired(make_tutor, ai, fake_ai):
         return built
     fake_ai.answer_for = answer
     tutor = make_tutor(**ai)
-    me = tutor.identity_of(tutor.accounts.register("xss@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("xss@example.org", "otter-42-moss"))
     state = tutor.ask(me, "¿Qué es un vector?")
     events = list(tutor.stream(me, state["id"]))
     assert "<script" not in text_of(events) and events[-1]["event"] == "explanation_complete"
@@ -286,7 +286,7 @@ def test_concurrent_askers_in_one_process_share_one_generation(make_tutor, ai):
     from core.testing.fakeai import FakeAI
     with FakeAI(tokens_per_second=400) as slow:
         tutor = make_tutor(**{**ai, "OPENAI_BASE_URL": slow.base_url})
-        users = [tutor.identity_of(tutor.accounts.register(f"u{i}@example.org", "password123")) for i in range(4)]
+        users = [tutor.identity_of(tutor.accounts.register(f"u{i}@example.org", "otter-42-moss")) for i in range(4)]
         states = [tutor.ask(u, "¿Qué es la inercia?") for u in users]
         texts = {text_of(list(tutor.stream(u, s["id"]))) for u, s in zip(users, states)}
         assert len(texts) == 1 and len(slow.calls) == 1

@@ -8,10 +8,10 @@ from core.errors import Forbidden, InvalidInput, NotFound
 @pytest.fixture
 def school(make_tutor, backend):
     tutor = make_tutor(**backend)
-    teo = tutor.identity_of(tutor.register("teo@example.org", "password123", role="teacher", name="Teo"))
-    eva = tutor.identity_of(tutor.register("eva@example.org", "password123", role="teacher", name="Eva"))
+    teo = tutor.identity_of(tutor.register("teo@example.org", "otter-42-moss", role="teacher", name="Teo"))
+    eva = tutor.identity_of(tutor.register("eva@example.org", "otter-42-moss", role="teacher", name="Eva"))
     klass = tutor.create_class(teo, "3º ESO B")
-    ana = tutor.identity_of(tutor.register("ana@example.org", "password123", class_code=klass.join_code))
+    ana = tutor.identity_of(tutor.register("ana@example.org", "otter-42-moss", class_code=klass.join_code))
     return tutor, teo, eva, ana, klass
 
 
@@ -40,7 +40,7 @@ def test_the_picked_language_is_remembered(school):
     tutor, _, _, ana, _ = school
     other = next(lang for lang in tutor.languages if lang != ana.language)
     tutor.set_language(ana, other)
-    assert tutor.identity(tutor.sign_in("ana@example.org", "password123")).language == other
+    assert tutor.identity(tutor.sign_in("ana@example.org", "otter-42-moss")).language == other
     with pytest.raises(InvalidInput):
         tutor.set_language(ana, "fr")
 

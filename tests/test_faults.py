@@ -60,7 +60,7 @@ def session_row(tutor, session_id):
 
 
 def register(tutor, email):
-    return tutor.identity_of(tutor.accounts.register(email, "password123"))
+    return tutor.identity_of(tutor.accounts.register(email, "otter-42-moss"))
 
 
 # --- throwaway servers ------------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_redis_lost_during_a_generation_refunds_and_caches_nothing(make_tutor, o
 def test_postgres_down_every_facade_operation_says_store_unavailable(make_tutor, own_postgres, fake_ai, ai):
     tutor = make_tutor(DATABASE_URL=own_postgres.url, **ai)
     me = register(tutor, "ana@example.org")
-    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "password123", role="teacher"))
+    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "otter-42-moss", role="teacher"))
     klass = tutor.accounts.create_class(tutor.accounts.by_email("teo@example.org"), "4ºB")
     token = tutor.token_for(tutor.accounts.by_email("ana@example.org"))
     paused = tutor.ask(me, LESSON.question.text)
@@ -400,8 +400,8 @@ def test_postgres_down_every_facade_operation_says_store_unavailable(make_tutor,
     own_postgres.stop()
 
     operations = {
-        "register": lambda: tutor.register("bea@example.org", "password123"),
-        "sign_in": lambda: tutor.sign_in("ana@example.org", "password123"),
+        "register": lambda: tutor.register("bea@example.org", "otter-42-moss"),
+        "sign_in": lambda: tutor.sign_in("ana@example.org", "otter-42-moss"),
         "identity": lambda: tutor.identity(token),
         "ask": lambda: tutor.ask(me, LESSON.question.text),
         "ask_new": lambda: tutor.ask(me, "¿Por qué el cielo es azul?"),
@@ -448,9 +448,9 @@ def test_postgres_down_pages_show_a_message_not_a_traceback(own_postgres, app_se
     from ui import app
     monkeypatch.setenv("DATABASE_URL", own_postgres.url)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
-    app.get_tutor().accounts.register("ana@example.org", "password123", language="es")
+    app.get_tutor().accounts.register("ana@example.org", "otter-42-moss", language="es")
     at.text_input(key="login_email").input("ana@example.org")
-    at.text_input(key="login_password").input("password123")
+    at.text_input(key="login_password").input("otter-42-moss")
     at.button(key="login_submit").click().run()
     assert not at.exception and not at.error
     own_postgres.stop()

@@ -44,7 +44,7 @@ class World:
     def __init__(self, tutor):
         self.tutor = tutor
         accounts = tutor.accounts
-        register = lambda email, **kw: accounts.register(email, "password123", **kw)  # noqa: E731
+        register = lambda email, **kw: accounts.register(email, "otter-42-moss", **kw)  # noqa: E731
         self.teacher = register("profe@example.org", role="teacher", name="Profe")
         self.other_teacher = register("otra@example.org", role="teacher", name="Otra")
         self.admin = register("admin@example.org", role="admin")

@@ -74,7 +74,7 @@ def settings(backend, slow_ai):
 @pytest.fixture
 def student(make_tutor, settings):
     tutor = make_tutor(**settings)
-    me = tutor.identity_of(tutor.accounts.register(EMAIL, "password123", language="es"))
+    me = tutor.identity_of(tutor.accounts.register(EMAIL, "otter-42-moss", language="es"))
     return tutor, me
 
 
@@ -157,7 +157,7 @@ def test_resume_after_the_generation_failed(make_tutor, settings, slow_ai, cli_r
     slow, _ = slow_ai
     slow.fail_next("length", "500")  # half an answer, then the repair fails too
     tutor = make_tutor(**settings)
-    me = tutor.identity_of(tutor.accounts.register(EMAIL, "password123", language="es"))
+    me = tutor.identity_of(tutor.accounts.register(EMAIL, "otter-42-moss", language="es"))
     state = tutor.ask(me, QUESTION)
     first = play(tutor, me, state["id"], after_chunks(1), reader="tab1")
     tutor.generations.wait()
@@ -189,7 +189,7 @@ def test_a_second_tab_takes_over_while_the_model_writes(student):
 
 def test_reopening_a_session_rebuilt_from_the_database_mid_generation(make_tutor, settings):
     tutor = make_tutor(**settings, TUTOR_SESSION_TTL=1)
-    me = tutor.identity_of(tutor.accounts.register(EMAIL, "password123", language="es"))
+    me = tutor.identity_of(tutor.accounts.register(EMAIL, "otter-42-moss", language="es"))
     state = tutor.ask(me, QUESTION)
     first = play(tutor, me, state["id"], after_chunks(1))
     tutor.store.delete_session(state["id"])  # the live state is gone (expired, or Redis lost it)
@@ -224,7 +224,7 @@ def test_text_grows_in_safe_pieces_before_its_step_is_final(student):
 @given(pauses=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=4))
 def test_pause_and_resume_of_a_generated_answer_lose_and_repeat_nothing(make_tutor, slow_ai, pauses):
     tutor = make_tutor(**slow_ai[1], TUTOR_CHUNK_SIZE="20")
-    me = tutor.identity_of(tutor.accounts.register(f"h{time.monotonic_ns()}@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register(f"h{time.monotonic_ns()}@example.org", "otter-42-moss"))
     question = f"¿Qué es la energía número {time.monotonic_ns()}?"
     state = tutor.ask(me, question)
     seen = play(tutor, me, state["id"], after_chunks(pauses[0]))

@@ -13,8 +13,8 @@ LESSONS = load_lessons()
 @pytest.fixture
 def world(make_tutor, backend):
     tutor = make_tutor(**backend)
-    ana = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
-    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "password123"))
+    ana = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
+    eve = tutor.identity_of(tutor.accounts.register("eve@example.org", "otter-42-moss"))
     return tutor, ana, eve
 
 
@@ -124,7 +124,7 @@ def test_search_length_is_capped(world):
         with pytest.raises(InvalidInput) as refused:
             tutor.history.sessions(ana, search=search)
         assert refused.value.code == "search_too_long" and "200" in refused.value.message_for("es")
-    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "password123", role="teacher"))
+    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "otter-42-moss", role="teacher"))
     with pytest.raises(InvalidInput, match="200"):
         tutor.curation.answers(teacher, search="x" * 60_000)
 

@@ -33,7 +33,7 @@ def test_loading_is_idempotent_and_keeps_teacher_changes(make_tutor):
 def test_a_students_plain_question_finds_the_lesson(make_tutor):
     tutor = make_tutor()
     lesson = next(lesson for lesson in load_lessons() if lesson.question.language == "es")
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     typed = lesson.question.text.upper().replace("¿", "").replace("?", "") + "   ?"
     state = tutor.ask(me, typed, language="es")
     assert state["answer_id"] == tutor.cache.lookup(lesson.question.hash).id
@@ -42,7 +42,7 @@ def test_a_students_plain_question_finds_the_lesson(make_tutor):
 def test_a_question_typed_in_the_other_language_finds_its_lesson(make_tutor):
     tutor = make_tutor()
     lesson = next(lesson for lesson in load_lessons() if lesson.question.language == "en")
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123", language="es"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss", language="es"))
     state = tutor.ask(me, lesson.question.text)
     assert state["answer_id"] == tutor.cache.lookup(lesson.question.hash).id
     assert state["language"] == "en" and tutor.snapshot(me, state["id"])["question"] == lesson.question.text

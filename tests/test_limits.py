@@ -49,7 +49,7 @@ def limited(make_tutor, backend):
 
 
 def register(tutor, email, role="student"):
-    return tutor.identity_of(tutor.accounts.register(email, "password123", role=role))
+    return tutor.identity_of(tutor.accounts.register(email, "otter-42-moss", role=role))
 
 
 def test_asks_over_the_limit_are_refused_with_retry_after_and_leave_nothing(limited):
@@ -139,3 +139,37 @@ def test_chat_messages_over_the_limit_are_refused_before_saving(make_tutor, back
     assert [m["content"] for m in tutor.chats.history(me, session["id"]) if m["role"] == "user"] == ["uno", "dos"]
     time.sleep(refused.value.retry_after + 0.05)
     assert list(tutor.chats.send(me, session["id"], "tres"))[-1]["event"] == "done"
+
+
+def test_pauses_and_resumes_share_a_limit_and_a_refusal_writes_no_event(make_tutor, backend):
+    tutor = make_tutor(**backend, TUTOR_RATE_PAUSE="4/60")
+    me = register(tutor, "ana@example.org")
+    session_id = tutor.ask(me, LESSON.question.text)["id"]
+    for call in (tutor.pause, tutor.resume, tutor.pause, tutor.resume):
+        call(me, session_id)
+    events = count(tutor, db.events)
+    for call in (tutor.pause, tutor.resume):
+        with pytest.raises(RateLimited) as refused:
+            call(me, session_id)
+        assert 0 < refused.value.retry_after <= 60
+    assert count(tutor, db.events) == events
+    other = register(tutor, "bea@example.org")
+    tutor.pause(other, tutor.ask(other, LESSON.question.text)["id"])  # per user
+
+
+def test_new_chats_are_limited_per_user_and_a_refusal_creates_nothing(make_tutor, backend):
+    tutor = make_tutor(**backend, TUTOR_RATE_NEW_CHAT="3/60")
+    me = register(tutor, "ana@example.org")
+    for _ in range(3):
+        tutor.chats.create(me)
+    with pytest.raises(RateLimited):
+        tutor.chats.create(me, title="one too many")
+    assert count(tutor, db.tutor_sessions) == 3
+    tutor.chats.create(register(tutor, "bea@example.org"))
+
+
+def test_default_rates_for_sign_in_registration_pauses_and_new_chats():
+    settings = Settings.load(environ={}, env_file=None)
+    assert (settings.rate_signin, settings.rate_signin_client) == (Rate(10, 300), Rate(60, 300))
+    assert settings.rate_register == Rate(10, 600)
+    assert (settings.rate_pause, settings.rate_new_chat) == (Rate(60, 60), Rate(20, 60))

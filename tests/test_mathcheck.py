@@ -122,8 +122,8 @@ QUESTION = "¿Cómo se calcula la derivada de x al cubo?"
 def school(make_tutor, backend, ai):
     tutor = make_tutor(**backend, **ai)
     register = tutor.accounts.register
-    teacher = tutor.identity_of(register("profe@example.org", "password123", role="teacher"))
-    students = [tutor.identity_of(register(f"s{n}@example.org", "password123", language="es")) for n in range(3)]
+    teacher = tutor.identity_of(register("profe@example.org", "otter-42-moss", role="teacher"))
+    students = [tutor.identity_of(register(f"s{n}@example.org", "otter-42-moss", language="es")) for n in range(3)]
     return tutor, teacher, students
 
 
@@ -186,7 +186,7 @@ def test_nothing_checkable_is_null_and_cached(school, fake_ai):
 
 def test_without_the_check_answers_are_cached_unverified(make_tutor, ai, fake_ai):
     tutor = make_tutor(TUTOR_MATH_CHECK_TIMEOUT_MS=0, **ai)
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     fake_ai.answer_for = lambda text: WRONG
     _, events = read(tutor, me)
     assert events[-1]["data"]["verified"] is None

@@ -37,7 +37,7 @@ def value(samples: dict, name: str, **labels) -> float:
 def served(make_tutor, backend, ai):
     port = free_port()
     tutor = make_tutor(**backend, **ai, TUTOR_METRICS_PORT=port)
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     return tutor, me, port
 
 
@@ -81,7 +81,7 @@ def test_generations_record_latency_and_tokens(served, fake_ai):
 def test_errors_are_counted_by_code(make_tutor, ai, fake_ai):
     port = free_port()
     tutor = make_tutor(**ai, TUTOR_METRICS_PORT=port, TUTOR_RATE_ASK_STUDENT="1/60")
-    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "password123"))
+    me = tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss"))
     fake_ai.fail_next("500")
     assert list(tutor.stream(me, tutor.ask(me, "¿Por qué el cielo es azul?")["id"]))[-1]["event"] == "error"
     with pytest.raises(RateLimited):
@@ -108,7 +108,7 @@ def test_each_tutor_has_its_own_registry_and_a_port_is_served_once(make_tutor):
     first = make_tutor(TUTOR_METRICS_PORT=port)
     second = make_tutor(TUTOR_METRICS_PORT=port)  # same process, same port: skipped, not a crash
     assert first.metrics.registry is not second.metrics.registry
-    me = second.identity_of(second.accounts.register("ana@example.org", "password123"))
+    me = second.identity_of(second.accounts.register("ana@example.org", "otter-42-moss"))
     second.ask(me, LESSON.question.text)
     assert value(scrape(port), "tutor_asks_total") == 0, "the port serves the first tutor's registry"
     first.close()

@@ -120,7 +120,7 @@ def test_class_analytics_seeds_a_demo_class_and_charts_it(kernel_name, kernel_en
 def test_class_analytics_opens_an_existing_database_without_seeding(kernel_name, kernel_env, tmp_path):
     from core import create_tutor
     with create_tutor({"TUTOR_DATA_DIR": str(tmp_path / "data")}, environ={}, env_file=None) as tutor:
-        teacher = tutor.accounts.register("profe@example.org", "password123", role="teacher")
+        teacher = tutor.accounts.register("profe@example.org", "otter-42-moss", role="teacher")
         klass = tutor.accounts.create_class(teacher, "Vacía")
     nb = execute("class_analytics", kernel_name, tmp_path, '{"class": klass.name, "kpis": kpis}')
     assert_no_errors(nb)

@@ -111,7 +111,7 @@ def reveal_order(lesson):
 @pytest.fixture
 def reader(make_tutor):
     tutor = make_tutor()
-    user = tutor.accounts.register("view@example.org", "password123", language="es")
+    user = tutor.accounts.register("view@example.org", "otter-42-moss", language="es")
     return tutor, tutor.identity_of(user)
 
 

@@ -54,3 +54,19 @@ def test_bad_values_and_unknown_names_are_clear_errors():
 def test_replace_parses_values():
     settings = Settings.load(environ={}, env_file=None).replace(TUTOR_CHUNK_DELAY_MS="0")
     assert settings.chunk_delay_ms == 0
+
+
+@pytest.mark.parametrize("secret", ["abc", "x" * 31, "ñ" * 15])  # "ñ" is 2 bytes: 30 bytes
+def test_a_short_jwt_secret_is_refused(secret):
+    with pytest.raises(SettingsError) as error:
+        Settings.load({"TUTOR_JWT_SECRET": secret}, environ={}, env_file=None)
+    assert error.value.code == "settings_invalid" and "TUTOR_JWT_SECRET" in str(error.value)
+
+
+@pytest.mark.parametrize("secret", ["", "x" * 32, "ñ" * 16])
+def test_an_empty_or_long_enough_jwt_secret_is_accepted(secret):
+    assert Settings.load({"TUTOR_JWT_SECRET": secret}, environ={}, env_file=None).jwt_secret == secret
+
+
+def test_the_default_token_lifetime_is_an_hour():
+    assert Settings.load(environ={}, env_file=None).jwt_ttl == 3600

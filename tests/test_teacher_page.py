@@ -42,7 +42,7 @@ from ui.texts import t
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
 PAGE = str(ROOT / "app_pages" / "teacher.py")
-PASSWORD = "password123"
+PASSWORD = "otter-42-moss"
 LESSONS = {lesson.name: lesson for lesson in load_lessons()}
 ALGEBRA = LESSONS["01_ecuacion_segundo_grado"]
 GEOMETRY = LESSONS["07_teorema_pitagoras"]

@@ -6,7 +6,9 @@ only wires Streamlit to it.
 Login: the app's token (a JWT) is kept in ``st.session_state`` for this tab and in a ``SameSite=Strict`` cookie
 for reloads. Streamlit gives the request's cookies as ``st.context.cookies`` but cannot set one, so a tiny
 script in an ``st.html`` element writes ``document.cookie`` (it is rendered on every run until the browser's
-cookie matches, then not at all). The token is verified with ``tutor.identity`` on every run.
+cookie matches, then not at all). A cookie written by a script cannot be ``HttpOnly``; what compensates: the token
+lives ``TUTOR_JWT_TTL`` (1 h by default) and is renewed on the runs of an active user, and signing out revokes
+every token of the user. The token is verified with ``tutor.identity`` on every run.
 """
 from __future__ import annotations
 
@@ -121,7 +123,7 @@ def resolve(tutor) -> Who:
     if token:
         try:
             identity = tutor.identity(token)
-            ss["token"] = token
+            ss["token"] = tutor.renew(token) or token
         except AuthError as error:
             _forget_user()
             ss["dead_cookie"] = token
@@ -164,9 +166,25 @@ def sign_in(token: str) -> None:
     ss.pop("notice", None)
 
 
+def client_address() -> str:
+    """The client key for sign-in and registration limits: the connection's IP address, ``"local"`` on localhost
+    (Streamlit gives no address there). Behind a proxy every user shares the proxy's address."""
+    try:
+        address = st.context.ip_address
+    except Exception:
+        address = None
+    return address if isinstance(address, str) and address else "local"
+
+
 def sign_out() -> None:
-    """Forget the user in this tab and drop the browser's cookie (it is refused from now on in this tab)."""
+    """Revoke every token of the user (all their devices), forget them in this tab and drop the browser's cookie."""
     ss = st.session_state
+    me = ss.get("_who")
+    if me is not None and ss.get("token"):
+        try:
+            me.tutor.sign_out(ss["token"])
+        except TutorError:
+            pass  # already invalid: nothing left to revoke
     ss["dead_cookie"] = request_cookie() or ss.get("token")
     _forget_user()
     ss["notice"] = ("info", "signed_out")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import uuid
 from pathlib import Path
 
@@ -76,6 +77,7 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("credits", sa.Integer, nullable=False, default=0, server_default=sa.text("0")),
+    sa.Column("token_version", sa.Integer, nullable=False, default=0, server_default=sa.text("0")),
     _created(),
     sa.CheckConstraint("role in ('student', 'teacher', 'admin')", name="users_role"),
     sa.CheckConstraint("credits >= 0", name="users_credits"),
@@ -225,6 +227,29 @@ def database_url(configured: str, data_dir: Path) -> str:
         if configured.startswith(prefix):
             return "postgresql+psycopg://" + configured[len(prefix):]
     return configured
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by this user only; an existing folder is left as it is."""
+    path = Path(path)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make ``path`` (created empty if missing) and its SQLite ``-wal``/``-shm`` files readable by this user only.
+
+    Creating the file 0600 before SQLite opens it matters: SQLite gives the ``-wal`` and ``-shm`` files it creates
+    later the database file's own permissions.
+    """
+    path = Path(path)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            each.chmod(0o600)
+    return path
 
 
 def _sqlite_connect(dbapi_connection, _record):

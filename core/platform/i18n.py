@@ -33,8 +33,10 @@ ERRORS: dict[str, dict[str, str]] = {
     "link_not_allowed": {"es": "{field}: el enlace «{url}» no está permitido; solo http(s) y mailto.",
                          "en": "{field}: the link “{url}” is not allowed; only http(s) and mailto."},
     "invalid_email": {"es": "El correo «{email}» no es válido.", "en": "The email address “{email}” is not valid."},
-    "weak_password": {"es": "La contraseña debe tener al menos 8 caracteres, con letras y números o símbolos.",
-                      "en": "The password needs at least 8 characters, with letters and digits or symbols."},
+    "weak_password": {"es": "Esa contraseña es demasiado fácil de adivinar. Usa al menos 10 caracteres, por ejemplo "
+                            "varias palabras que no sean una frase conocida.",
+                      "en": "That password is too easy to guess. Use at least 10 characters, for example several "
+                            "words that are not a well-known phrase."},
     "invalid_role": {"es": "Rol desconocido: {role}.", "en": "Unknown role: {role}."},
     "invalid_language": {"es": "Idioma no disponible: {language}.", "en": "Language not available: {language}."},
     "invalid_name": {"es": "El nombre no es válido.", "en": "The name is not valid."},
@@ -54,7 +56,9 @@ ERRORS: dict[str, dict[str, str]] = {
     "chat_not_found": {"es": "No se encuentra ese chat.", "en": "That chat does not exist."},
     "search_too_long": {"es": "La búsqueda es demasiado larga (máximo {limit} caracteres).",
                         "en": "The search is too long (at most {limit} characters)."},
-    "email_taken": {"es": "Ya hay una cuenta con el correo {email}.", "en": "An account with email {email} already exists."},
+    "registration_failed": {"es": "No se ha podido crear la cuenta con estos datos. Si ya tienes una, entra con ella.",
+                            "en": "The account could not be created with these details. If you already have one, "
+                                  "sign in with it."},
     "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
     "ai_unavailable": {
         "es": "No hay respuesta guardada para esta pregunta y no hay un proveedor de IA configurado. "
@@ -71,8 +75,9 @@ ERRORS: dict[str, dict[str, str]] = {
                           "en": "The model's answer was not valid ({reason})."},
     "rate_limited": {"es": "Demasiadas peticiones. Espera {retry_after} s.",
                      "en": "Too many requests. Wait {retry_after} s."},
-    "insufficient_credits": {"es": "No te quedan créditos para preguntas nuevas. Pide más a tu profesor.",
-                             "en": "You have no credits left for new questions. Ask your teacher for more."},
+    "insufficient_credits": {"es": "No te quedan créditos para preguntas nuevas ni para el chat. Pide más a tu "
+                                   "profesor.",
+                             "en": "You have no credits left for new questions or chat. Ask your teacher for more."},
     "invalid_amount": {"es": "La cantidad de créditos debe ser un número entero entre 1 y {limit}.",
                        "en": "The number of credits must be a whole number from 1 to {limit}."},
     "invalid_reason": {"es": "El motivo debe tener como mucho {limit} caracteres.",

@@ -228,6 +228,12 @@ def m004_answer_checks(conn: sa.Connection) -> None:
     conn.execute(sa.text("alter table ai_answers add column needs_review boolean not null default false"))
 
 
+@migration
+def m005_token_version(conn: sa.Connection) -> None:
+    """``users.token_version``: bumped to revoke every token of a user (sign-out, ``users revoke``)."""
+    conn.execute(sa.text("alter table users add column token_version integer not null default 0"))
+
+
 # --- helpers for migrations --------------------------------------------------------------------------------------
 
 def rebuild_sqlite_table(conn: sa.Connection, table: str, *, add_constraint: str) -> None:

@@ -62,6 +62,17 @@ def _int_between(low: int, high: int) -> Callable[[Any], int]:
     return parse
 
 
+MIN_SECRET_BYTES = 32
+
+
+def _secret(raw: Any) -> str:
+    """Empty (generate one) or at least ``MIN_SECRET_BYTES`` bytes: a short HMAC secret can be brute-forced."""
+    text = str(raw).strip()
+    if text and len(text.encode("utf-8", "surrogatepass")) < MIN_SECRET_BYTES:
+        raise ValueError(f"shorter than {MIN_SECRET_BYTES} bytes")
+    return text
+
+
 def _rate(name: str, default: str, who: str) -> Setting:
     action = "questions asked" if "_ASK_" in name else "chat messages sent"
     return Setting(name, default, f"Most {action} by one {who} in a sliding window: `N/S` is N per S seconds "
@@ -83,8 +94,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TUTOR_AI_TIMEOUT", 60.0, "Seconds before one provider request times out."),
     Setting("TUTOR_AI_MAX_RETRIES", 2, "Retries of a provider request on 429, 5xx, timeouts and dropped connections (the SDK's own retry)."),
     Setting("TUTOR_JWT_SECRET", "",
-            "Secret that signs the app's HS256 tokens. Empty: a random one is generated into the data dir on first run."),
-    Setting("TUTOR_JWT_TTL", 43200, "Lifetime of an issued token, in seconds."),
+            "Secret that signs the app's HS256 tokens, at least 32 bytes. Empty: a random one is generated into the "
+            "data dir on first run.", _secret),
+    Setting("TUTOR_JWT_TTL", 3600, "Lifetime of an issued token, in seconds. The app renews the token of an active "
+                                   "user once it is past half its life."),
     Setting("TUTOR_CHUNK_SIZE", 50, "Characters per streamed content chunk (a word or a formula is never split)."),
     Setting("TUTOR_CHUNK_DELAY_MS", 50, "Milliseconds between chunks; 0 streams without pacing."),
     Setting("TUTOR_SESSION_TTL", 1800, "Seconds a tutor session stays live in the session store; renewed on activity."),
@@ -101,6 +114,22 @@ SETTINGS: tuple[Setting, ...] = (
     _rate("TUTOR_RATE_CHAT_STUDENT", "30/60", "student"),
     _rate("TUTOR_RATE_CHAT_TEACHER", "60/60", "teacher"),
     _rate("TUTOR_RATE_CHAT_ADMIN", "0", "admin"),
+    Setting("TUTOR_RATE_SIGNIN", "10/300",
+            "Most sign-in attempts (right or wrong) for one account in a sliding window, from any client: `N/S` "
+            "is N per S seconds; `0` is unlimited.", Rate.parse),
+    Setting("TUTOR_RATE_SIGNIN_CLIENT", "60/300",
+            "Most sign-in attempts from one client (IP address; `cli` for the command line) in a sliding window.",
+            Rate.parse),
+    Setting("TUTOR_RATE_REGISTER", "10/600",
+            "Most registration attempts from one client (IP address) in a sliding window; the command line's "
+            "`users add` is an operator tool and is not limited.", Rate.parse),
+    Setting("TUTOR_RATE_PAUSE", "60/60",
+            "Most pauses plus resumes of explanations by one user, any role, in a sliding window.", Rate.parse),
+    Setting("TUTOR_RATE_NEW_CHAT", "20/60", "Most new chats opened by one user, any role, in a sliding window.",
+            Rate.parse),
+    Setting("TUTOR_CHAT_MESSAGES_PER_CREDIT", 5,
+            "Chat messages one credit pays for, taken with the first message of each group (refused at zero "
+            "credits); `0` makes chat free.", _int_between(0, 1000)),
     Setting("TUTOR_STARTING_CREDITS", 10, "Credits a new user starts with; each newly generated answer costs its asker "
                                           "one (cached answers and library lessons are free).",
             _int_between(0, 1000)),

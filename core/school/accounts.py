@@ -1,10 +1,16 @@
 """Users, passwords and classes.
 
-Passwords are hashed with argon2id (argon2-cffi). Every write happens in one transaction after all checks, so a
-refused registration leaves no row behind.
+Passwords are hashed with argon2id (argon2-cffi). A new password needs ``MIN_PASSWORD_CHARS`` characters and a
+zxcvbn strength score of at least ``MIN_PASSWORD_SCORE`` (which refuses common passwords such as ``password1`` and
+passwords made of the email or name). Every write happens in one transaction after all checks, so a refused
+registration leaves no row behind.
+
+``users.token_version`` is written into every app token (``ver``) and compared on every verify: ``revoke_tokens``
+bumps it, which invalidates every token issued to that user so far.
 """
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -13,6 +19,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from zxcvbn import zxcvbn
 
 from ..errors import AuthError, Conflict, InvalidInput, NotFound
 from ..platform import authorization, db
@@ -20,6 +27,11 @@ from ..platform.authorization import ROLES
 
 LANGUAGES = ("es", "en")
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud in class
+
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 256
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale; 3 is "safely unguessable: moderate protection from offline attacks"
+ZXCVBN_CHARS = 100  # zxcvbn's cost grows with length; what follows the first 100 characters only adds strength
 
 _hasher = PasswordHasher()
 # A hash to verify against when the email is unknown, so timing does not reveal which emails exist.
@@ -33,6 +45,7 @@ class User:
     name: str
     role: str
     language: str
+    token_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,13 +65,28 @@ def normalize_email(email: str) -> str:
         raise InvalidInput("invalid_email", email=email[:60]) from None
 
 
-def check_password(password: str) -> None:
-    if not isinstance(password, str) or not 8 <= len(password) <= 256:
+def check_password(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
+    """Refuse, with ``weak_password``, a password that is short, guessable (also from the words of
+    ``user_inputs``: the email, the name), or not valid Unicode text."""
+    if not _is_text(password) or not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
         raise InvalidInput("weak_password")
-    has_letter = any(c.isalpha() for c in password)
-    has_other = any(not c.isalpha() for c in password)
-    if not (has_letter and has_other) or len(set(password)) < 4:
+    words = set()
+    for text in user_inputs:
+        parts = [part for part in re.split(r"[\W_]+", str(text).lower().split("@")[0]) if len(part) > 2]
+        words.update(parts + ["".join(parts)])
+    if zxcvbn(password[:ZXCVBN_CHARS], user_inputs=sorted(words))["score"] < MIN_PASSWORD_SCORE:
         raise InvalidInput("weak_password")
+
+
+def _is_text(value) -> bool:
+    """A ``str`` that encodes to UTF-8 (no lone surrogates, which stand for undecodable input bytes)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clean_name(name: str, limit: int = 120) -> str:
@@ -71,7 +99,8 @@ def clean_name(name: str, limit: int = 120) -> str:
 
 
 def _user(row) -> User:
-    return User(id=str(row.id), email=row.email, name=row.name, role=row.role, language=row.language)
+    return User(id=str(row.id), email=row.email, name=row.name, role=row.role, language=row.language,
+                token_version=row.token_version)
 
 
 def _class(row) -> Class:
@@ -90,19 +119,19 @@ class Accounts:
                  language: str | None = None, class_code: str | None = None, user_id: str | None = None) -> User:
         """Create a user. ``password=None`` is for accounts whose sign-in lives elsewhere (Supabase Auth)."""
         email = normalize_email(email)
-        if password is not None:
-            check_password(password)
         if role not in ROLES:
             raise InvalidInput("invalid_role", role=str(role)[:20])
         language = language or self.default_language
         if language not in LANGUAGES:
             raise InvalidInput("invalid_language", language=str(language)[:20])
         name = clean_name(name)
+        if password is not None:
+            check_password(password, user_inputs=(email, name))
         password_hash = _hasher.hash(password) if password is not None else None
         with self.engine.begin() as conn:
-            if conn.execute(sa.select(db.users.c.id).where(db.users.c.email == email)).first():
-                raise Conflict("email_taken", email=email)
             klass = self._class_by_code(conn, class_code) if class_code else None
+            if conn.execute(sa.select(db.users.c.id).where(db.users.c.email == email)).first():
+                raise Conflict("registration_failed")  # neutral: never confirms that the email has an account
             new_id = user_id or db.new_id()
             conn.execute(db.users.insert().values(id=new_id, email=email, name=name, password_hash=password_hash,
                                                   role=role, language=language, credits=self.starting_credits))
@@ -120,8 +149,9 @@ class Accounts:
             raise AuthError("auth_failed") from None
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(db.users).where(db.users.c.email == email)).first()
+        password = password if _is_text(password) else ""  # still verified, so timing says nothing either
         try:
-            _hasher.verify(row.password_hash if row and row.password_hash else _DUMMY_HASH, str(password))
+            _hasher.verify(row.password_hash if row and row.password_hash else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             raise AuthError("auth_failed") from None
         if row is None or row.password_hash is None:
@@ -142,6 +172,14 @@ class Accounts:
         if row is None:
             raise NotFound("unknown_user", email=email)
         return _user(row)
+
+    def revoke_tokens(self, user_id: str) -> None:
+        """Invalidate every app token issued to the user so far."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(db.users.update().where(db.users.c.id == user_id)
+                                   .values(token_version=db.users.c.token_version + 1)).rowcount
+        if not changed:
+            raise NotFound("unknown_user", email=user_id)
 
     def set_language(self, user_id: str, language: str) -> None:
         if language not in LANGUAGES:

@@ -3,7 +3,8 @@
 Two kinds of bearer token are accepted (docs/architecture.md, "Tokens"):
 
 * app tokens: HS256 only, signed with the app's secret (``TUTOR_JWT_SECRET``, else a random one generated into
-  the data dir on first run), ``aud`` and ``iss`` both ``"tutor"``;
+  the data dir on first run), ``aud`` and ``iss`` both ``"tutor"``, ``ver`` the user's token version (the facade
+  refuses a token whose ``ver`` is not the user's current one: that is how sign-out revokes);
 * Supabase tokens, only when ``SUPABASE_URL`` is set: ``iss`` ``<SUPABASE_URL>/auth/v1``, ``aud`` and ``role``
   ``"authenticated"``, verified with ``SUPABASE_JWT_SECRET`` (legacy HS256) or else with the project's JWKS keys,
   the algorithm pinned to the key's own. The tutor role comes from ``app_metadata.role`` (default ``"student"``).
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_TOKEN_CHARS = 8 * 1024
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "role"]
+APP_REQUIRED_CLAIMS = REQUIRED_CLAIMS + ["ver"]
 SECRET_FILE = "jwt_secret"
 SUPABASE_AUDIENCE = "authenticated"
 SUPABASE_ROLE = "authenticated"
@@ -127,22 +129,24 @@ class TokenService:
         return jwt.PyJWKClient(f"{self.supabase_issuer}/.well-known/jwks.json", cache_keys=True, lifespan=300,
                                timeout=JWKS_TIMEOUT_SECONDS)
 
-    def issue(self, identity: Identity, *, ttl: int | None = None) -> str:
-        """An app token for ``identity``, valid for ``ttl`` seconds (default ``TUTOR_JWT_TTL``)."""
+    def issue(self, identity: Identity, *, ttl: int | None = None, version: int = 0) -> str:
+        """An app token for ``identity`` at token version ``version``, valid for ``ttl`` seconds (default
+        ``TUTOR_JWT_TTL``)."""
         if identity.role not in ROLES:
             raise InvalidInput("invalid_role", role=identity.role)
         now = int(time.time())
         claims = {
             "sub": identity.user_id, "email": identity.email, "role": identity.role, "name": identity.name,
             "lang": identity.language, "iat": now, "exp": now + (self.settings.jwt_ttl if ttl is None else ttl),
-            "aud": self.AUDIENCE, "iss": self.ISSUER, "jti": secrets.token_urlsafe(16),
+            "aud": self.AUDIENCE, "iss": self.ISSUER, "jti": secrets.token_urlsafe(16), "ver": version,
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, token: object) -> dict:
-        """The claims of a valid token, normalised to ``sub, email, role, name, lang, provider``.
+        """The claims of a valid token, normalised to ``sub, email, role, name, lang, provider, iat, exp, ver``.
 
-        ``provider`` is ``"tutor"`` or ``"supabase"`` and ``role`` is always a tutor role. Raises ``AuthError``
+        ``provider`` is ``"tutor"`` or ``"supabase"``, ``role`` is always a tutor role, ``ver`` is ``None`` for
+        Supabase tokens. Raises ``AuthError``
         (``auth_expired`` or ``auth_invalid``) and nothing else.
         """
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
@@ -177,8 +181,8 @@ class TokenService:
 
     def _verify_app(self, token: str) -> dict:
         claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=self.AUDIENCE, issuer=self.ISSUER,
-                            leeway=LEEWAY_SECONDS, options={"require": REQUIRED_CLAIMS})
-        if claims["role"] not in ROLES:
+                            leeway=LEEWAY_SECONDS, options={"require": APP_REQUIRED_CLAIMS})
+        if claims["role"] not in ROLES or not _is_int(claims["ver"]):
             raise AuthError("auth_invalid")
         return self._normalised(claims, role=claims["role"], name=claims.get("name"), language=claims.get("lang"),
                                 provider="tutor")
@@ -214,11 +218,16 @@ class TokenService:
         return {
             "sub": claims["sub"], "email": _text(claims.get("email")), "role": role, "name": _text(name),
             "lang": language if language in LANGUAGES else self.settings.default_language, "provider": provider,
+            "iat": claims["iat"], "exp": claims["exp"], "ver": claims["ver"] if provider == "tutor" else None,
         }
 
 
 def _mapping(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _text(value: Any) -> str:
@@ -290,7 +299,7 @@ def _sign_up_refusal(error: Exception, email: str) -> Exception:
     if error.code == "weak_password":
         return InvalidInput("weak_password")
     if error.code in ("user_already_exists", "email_exists") or "already registered" in error.message.lower():
-        return Conflict("email_taken", email=email)
+        return Conflict("registration_failed")
     if error.code in ("email_address_invalid", "validation_failed"):
         return InvalidInput("invalid_email", email=email)
     return InvalidInput("invalid_input")

@@ -1,5 +1,8 @@
 """Chat with the tutor: sessions with a title and history, replies streamed word by word.
 
+New chats count against ``TUTOR_RATE_NEW_CHAT``, messages against ``TUTOR_RATE_CHAT_<ROLE>`` and the sender's
+credits (``TUTOR_CHAT_MESSAGES_PER_CREDIT``, see ``credits``).
+
 Events: ``start {session_id}`` · ``content {content}`` (whole words) · ``done {message_id, full_content}`` · ``error``.
 The last 10 messages are the model's context; a chat opened on a step of an explanation also gets that
 explanation, with the step marked.
@@ -31,12 +34,15 @@ class Chats:
 
     max_message_chars = MAX_MESSAGE_CHARS
 
-    def __init__(self, engine: sa.Engine, cache, model: Model | None, analytics, *, limits=None):
+    def __init__(self, engine: sa.Engine, cache, model: Model | None, analytics, *, limits=None, credits=None,
+                 messages_per_credit: int = 0):
         self.engine = engine
         self.cache = cache
         self.model = model
         self.analytics = analytics
         self.limits = limits
+        self.credits = credits
+        self.messages_per_credit = messages_per_credit
 
     def create(self, identity, *, title: str = "", explanation_id: str | None = None, step: int | None = None,
                language: str | None = None) -> dict:
@@ -50,6 +56,8 @@ class Chats:
             if step is not None and not 1 <= step <= max(1, len(steps)):
                 raise NotFound()
             title = title or (f"{parent.title} · {step}" if step else parent.title)
+        if self.limits is not None:
+            self.limits.check(identity, "new_chat")
         session_id = db.new_id()
         with self.engine.begin() as conn:
             conn.execute(db.tutor_sessions.insert().values(
@@ -81,7 +89,7 @@ class Chats:
         if self.limits is not None:
             self.limits.check(identity, "chat")  # before saving: a refused message leaves nothing behind
         messages = self._context(session, identity)
-        self._save_message(session_id, identity.user_id, "user", text)
+        self._save_message(session_id, identity.user_id, "user", text, paid=True)
         self.analytics.record("chat_message", user_id=identity.user_id, session_id=session_id,
                               step=session.parent_step)
         return self._reply(identity, session, messages + [{"role": "user", "content": text}])
@@ -134,9 +142,12 @@ class Chats:
         authorization.require_owner(identity, row.user_id)
         return row
 
-    def _save_message(self, session_id: str, user_id: str, role: str, content: str) -> str:
+    def _save_message(self, session_id: str, user_id: str, role: str, content: str, *, paid: bool = False) -> str:
+        """Save one message; a ``paid`` one (the student's) is charged in the same transaction, or refused."""
         message_id = db.new_id()
         with self.engine.begin() as conn:
+            if paid and self.credits is not None and self.messages_per_credit:
+                self.credits.pay_for_chat_message(conn, user_id, self.messages_per_credit)
             conn.execute(db.messages.insert().values(id=message_id, session_id=session_id, user_id=user_id,
                                                      role=role, content=content))
             conn.execute(db.tutor_sessions.update().where(db.tutor_sessions.c.id == session_id)

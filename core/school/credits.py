@@ -10,6 +10,7 @@ is a row in ``credit_ledger`` written in the same transaction, so the ledger alw
 
     starting             new account (``TUTOR_STARTING_CREDITS``)
     generation           -1 when a generation starts, with the question hash
+    chat                 -1 with the first of each ``TUTOR_CHAT_MESSAGES_PER_CREDIT`` chat messages a user sends
     refund               +1 when that generation then fails (provider error, invalid output, crash of its thread)
     refund_lock_expired  +1 when that generation died with its process: its lock expired and it never ended
     <reason>             a grant by a teacher (to students of their own classes) or an admin (to anyone)
@@ -17,6 +18,10 @@ is a row in ``credit_ledger`` written in the same transaction, so the ledger alw
 A generation's debit and its refund have ids derived from the generation id (``debit_id``, ``refund_id``): the
 primary key lets a generation be refunded at most once, whoever notices its failure first (its own thread, or a
 reader or later asker that finds its lock expired) and however many notice it at the same time.
+
+Chat: one credit pays for ``TUTOR_CHAT_MESSAGES_PER_CREDIT`` messages, taken with the first message of each group;
+at zero credits that message is refused with ``insufficient_credits``, before the provider is called and before
+anything is written. A chat reply that fails is not refunded: it costs a fraction of a credit.
 """
 from __future__ import annotations
 
@@ -102,6 +107,23 @@ class Credits:
             if self.metrics is not None:
                 self.metrics.error("insufficient_credits")
             raise InsufficientCredits()
+
+    def pay_for_chat_message(self, conn: sa.Connection, user_id: str, messages_per_credit: int) -> None:
+        """Inside the transaction that saves a user's chat message (before it is inserted): the first message of
+        each group of ``messages_per_credit`` takes one credit, or is refused with ``InsufficientCredits``."""
+        conn.execute(sa.select(db.users.c.id).where(db.users.c.id == user_id)
+                     .with_for_update())  # one sender at a time per user on PostgreSQL (SQLite: BEGIN IMMEDIATE)
+        sent = conn.execute(sa.select(sa.func.count()).select_from(db.messages)
+                            .where(db.messages.c.user_id == user_id, db.messages.c.role == "user")).scalar()
+        if sent % messages_per_credit:
+            return  # paid for with the group's first message
+        taken = conn.execute(db.users.update().where(db.users.c.id == user_id, db.users.c.credits > 0)
+                             .values(credits=db.users.c.credits - 1)).rowcount
+        if not taken:
+            if self.metrics is not None:
+                self.metrics.error("insufficient_credits")
+            raise InsufficientCredits()
+        self._log(conn, user_id, -1, "chat")
 
     def refund(self, user_id: str, question_hash: str, generation: str | None = None, *,
                reason: str = "refund") -> bool:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import StoreError
+from ..db import private_dir, private_file
 from .base import INT_FIELDS, SESSION_FIELDS, SessionStatus, now
 
 SCHEMA = """
@@ -39,7 +40,8 @@ class EmbeddedStore:
     @map_sqlite_errors()
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        private_file(self.path)
         self._local = threading.local()
         self._conn().executescript(SCHEMA)
 
