@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
@@ -106,8 +107,9 @@ def _event_stream(pairs, language: str) -> StreamingResponse:
 @router.post("/auth/token", response_model=Token, tags=["auth"])
 async def token(body: Credentials, request: Request):
     tutor = await tutor_of(request)
-    access = await run_in_threadpool(tutor.sign_in, body.email, body.password)
-    return Token(access_token=access, expires_in=int(tutor.settings.jwt_ttl))
+    client = request.client.host if request.client else None
+    access = await run_in_threadpool(partial(tutor.sign_in, body.email, body.password, client=client))
+    return Token(access_token=access, expires_in=int(tutor.token_ttl))
 
 
 @router.get("/health", response_model=Health, tags=["service"])
