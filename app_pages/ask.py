@@ -195,7 +195,7 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
         if state == SessionStatus.PAUSED:
             controls.button(me.t("resume"), key="resume", icon=":material/play_arrow:", type="primary",
                             on_click=_resume, args=(session_id,))
-            notice.info(me.t("paused"), icon=":material/pause_circle:")
+            notice.info(me.t("explanation_paused"), icon=":material/pause_circle:")
         elif state == SessionStatus.COMPLETE:
             controls.empty()
             notice.success(me.t("completed"), icon=":material/check_circle:")

@@ -1,4 +1,6 @@
+import ast
 import re
+from pathlib import Path
 
 from core.errors import AuthError, RateLimited
 from core.platform import i18n
@@ -46,3 +48,15 @@ def test_core_and_the_interface_do_not_share_keys():
     assert not set(i18n.TEXTS) & set(texts.TEXTS)
     assert texts.t("no_such_key", "es") == "no_such_key"
     assert texts.t("sign_out", "fr") == texts.TEXTS["sign_out"]["en"]
+
+
+def test_every_text_the_pages_ask_for_exists():
+    root = Path(__file__).resolve().parent.parent
+    asked = set()
+    for path in [root / "streamlit_app.py", *(root / "app_pages").glob("*.py"), *(root / "ui").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "t" \
+                    and node.args and isinstance(node.args[0], ast.Constant):
+                asked.add(node.args[0].value)
+    assert len(asked) > 100
+    assert not asked - set(texts.TEXTS)

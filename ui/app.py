@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core import LANGUAGES, SETTINGS, Identity, create_tutor
+from core import LANGUAGES, SETTINGS, Identity, Tutor, create_tutor
 from core.errors import AuthError, TutorError
 from ui.render import plain_markdown
 from ui.texts import t
@@ -72,7 +72,7 @@ def show_failure(error: TutorError) -> None:
 
 @dataclass(frozen=True)
 class Who:
-    tutor: object
+    tutor: Tutor
     identity: Identity | None
     lang: str
 

@@ -50,6 +50,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "examples": {"es": "O prueba con una de estas:", "en": "Or try one of these:"},
     "pause": {"es": "Pausa", "en": "Pause"},
     "resume": {"es": "Continuar", "en": "Resume"},
+    "explanation_paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
     "step_of": {"es": "Paso {step} de {total}", "en": "Step {step} of {total}"},
     "step_n": {"es": "Paso {step}", "en": "Step {step}"},
     "about_minutes": {"es": "~{n} min", "en": "~{n} min"},
