@@ -223,7 +223,7 @@ async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityL
                 events.close()
             put(end)
 
-    worker = keep(asyncio.ensure_future(to_thread.run_sync(pump, limiter=limiter)))
+    keep(asyncio.ensure_future(to_thread.run_sync(pump, limiter=limiter)))
     timer = None
     try:
         while True:

@@ -72,6 +72,16 @@ def test_sign_in_and_every_refused_token(api, client):
         assert response.headers["www-authenticate"] == "Bearer"
 
 
+def test_sign_in_is_throttled_like_the_page(api, client):
+    me, _ = api.user()
+    for _ in range(10):  # TUTOR_RATE_SIGNIN: 10 attempts per account in 5 minutes, right or wrong
+        wrong = client.post(f"{V1}/auth/token", json={"email": me.email, "password": "wrong-password-1"})
+        assert wrong.status_code == 401 and error_code(wrong) == "auth_failed"
+    refused = client.post(f"{V1}/auth/token", json={"email": me.email, "password": PASSWORD})
+    assert refused.status_code == 429 and error_code(refused) == "rate_limited"
+    assert int(refused.headers["retry-after"]) > 0
+
+
 def test_cached_answer_streams_pauses_and_resumes_exactly(api, client):
     me, headers = api.user()
     started = ask(client, headers)
