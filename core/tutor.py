@@ -9,6 +9,7 @@ from .errors import AuthError, NotFound
 from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
 from .explaining.generation import Generations
+from .explaining.matching import Matcher
 from .explaining.models import Model, model_from_settings
 from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .platform import authorization, db
@@ -67,13 +68,16 @@ class Tutor:
         self.model = model if model is not None else model_from_settings(settings)
         self.generations = Generations(self.store, self.cache, self.model, self.analytics, credits=self.credits,
                                        lock_ms=settings.generation_lock_ms)
+        library.install(self.cache)
+        self.matcher = Matcher(self.cache, serve_score=settings.match_serve_score,
+                               suggest_score=settings.match_suggest_score)
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
-                                         self.analytics, limits=self.limits, metrics=self.metrics)
+                                         self.analytics, limits=self.limits, metrics=self.metrics,
+                                         matcher=self.matcher)
         self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits)
         self.history = History(self.engine, self.explanations, self.chats, self.analytics)
         self.frames = Frames(self.engine, self.accounts, session_ttl=settings.session_ttl)
         self.curation = Curation(self.engine)
-        library.install(self.cache)
         if settings.metrics_port:
             self.metrics.serve(settings.metrics_port)  # once per process: a second tutor on the port is skipped
 

@@ -6,7 +6,7 @@ idempotently: a lesson already present (or edited by a teacher since) is left as
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from .answers import Answer, validate_answer
@@ -23,6 +23,7 @@ class Lesson:
     subject: str
     level: str
     answer: Answer
+    alternatives: dict[str, list[str]] = field(default_factory=dict)  # other phrasings, by language
 
 
 def load_lessons() -> list[Lesson]:
@@ -38,7 +39,8 @@ def load_lessons() -> list[Lesson]:
         # The hash context is the language only, so a student's plain question finds the lesson.
         question = prepare(data["question"], language=data["language"], limit=1000)
         lessons.append(Lesson(name=path.name.removesuffix(".json"), question=question,
-                              subject=data.get("subject", ""), level=data.get("level", ""), answer=answer))
+                              subject=data.get("subject", ""), level=data.get("level", ""), answer=answer,
+                              alternatives=data.get("alternatives", {})))
     return lessons
 
 
