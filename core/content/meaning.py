@@ -21,14 +21,17 @@ from decimal import Decimal, InvalidOperation
 from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application, parse_expr,
                                         standard_transformations)
 
-from .meaning_words import ENTITIES, FILLER, FUNCTIONS, NEGATIONS, NUMBER_WORDS, TASKS, UNITS
+from rapidfuzz import fuzz, process
+
+from .meaning_words import (ENTITIES, FILLER, FILLER_EN, FILLER_ES, FUNCTIONS, NEGATIONS, NUMBER_WORDS, SYNONYMS,
+                            TASKS, UNITS)
 
 _SUPERSCRIPTS = str.maketrans({"²": "^2", "³": "^3", "⁴": "^4", "¹": "^1", "⁰": "^0", "⁻": "^-", "−": "-", "–": "-",
                                "×": "*", "·": "*", "÷": "/", "⋅": "*", "√": "sqrt", "π": "pi"})
 _LATEX = [(r"\\[()\[\]]", " "), (r"\$", " "), (r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"((\1)/(\2))"),
           (r"\\(?:cdot|times)", "*"), (r"\\sqrt\s*\{([^{}]*)\}", r"sqrt(\1)"), (r"\\(sin|cos|tan|ln|log|pi)", r"\1"),
           (r"\\left|\\right", ""), (r"[{]", "("), (r"[}]", ")"), (r"\*\*", "^")]
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+|[=+\-*/^<>()]|°[CFK]?|\S", re.UNICODE)
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]{2,}(?:-[^\W\d_]{2,})+|[^\W\d_]+|[=+\-*/^<>()]|°[CFK]?|\S", re.UNICODE)
 _OPERATORS = set("=+-*/^<>")
 _TRANSFORMS = standard_transformations + (implicit_multiplication_application, convert_xor)
 _STOP_LETTERS = {"a", "y", "o", "e", "u", "i", "A", "I", "Y", "O", "E"}
@@ -45,6 +48,7 @@ class Meaning:
     entities: frozenset[str]
     negated: bool
     tasks: frozenset[str]
+    language: str = ""      # "es", "en", or "" when the words do not tell
 
 
 def plain(word: str) -> str:
@@ -121,64 +125,115 @@ def canonical_expression(text: str) -> str | None:
         return None
 
 
+class _Reader:
+    """Collects the facts of one question while its tokens are read."""
+
+    def __init__(self):
+        self.words: list[str] = []
+        self.numbers: list[str] = []
+        self.variables: set[str] = set()
+        self.expressions: set[str] = set()
+        self.units: list[str] = []
+        self.entities: set[str] = set()
+        self.tasks: set[str] = set()
+        self.negated = False
+        self.votes = {"es": 0, "en": 0}
+
+    def word(self, word: str) -> None:
+        if word in SYNONYMS:
+            for part in SYNONYMS[word].split():
+                self.word(part)
+            return
+        self.votes["es"] += word in FILLER_ES
+        self.votes["en"] += word in FILLER_EN
+        kind, value = _VOCABULARY.get(word) or _typo(word)
+        if kind == "negation":
+            self.negated = True
+        elif kind == "number":
+            self.numbers.append(value)
+        elif kind == "task":
+            self.tasks.add(value)
+        elif kind == "entity":
+            self.entities.add(value)
+        elif kind == "unit":
+            self.units.append(value)
+        elif kind == "" and len(word) > 1:
+            self.words.append(word)
+
+    def meaning(self) -> Meaning:
+        es, en = self.votes["es"], self.votes["en"]
+        language = "es" if es > en else "en" if en > es else ""
+        key_parts = (sorted(self.words) + sorted(self.tasks) + sorted(self.numbers) + sorted(self.expressions)
+                     + self.units + sorted(self.entities) + sorted(self.variables) + (["NOT"] if self.negated else []))
+        return Meaning(key=" ".join(key_parts), words=tuple(self.words), numbers=tuple(sorted(self.numbers)),
+                       variables=frozenset(self.variables), expressions=frozenset(self.expressions),
+                       units=tuple(self.units), entities=frozenset(self.entities), negated=self.negated,
+                       tasks=frozenset(self.tasks), language=language)
+
+
+def _vocabulary() -> dict[str, tuple[str, str]]:
+    vocabulary = {word: ("filler", "") for word in FILLER}
+    vocabulary.update({word: ("unit", unit) for word, unit in UNITS.items() if len(word) > 2})
+    for kind, words in (("number", NUMBER_WORDS), ("task", TASKS), ("entity", ENTITIES)):
+        vocabulary.update({word: (kind, value) for word, value in words.items()})
+    vocabulary.update({word: ("negation", "") for word in NEGATIONS})
+    return vocabulary
+
+
+_VOCABULARY = _vocabulary()
+_TYPO_WORDS = [word for word, (kind, _) in _VOCABULARY.items() if kind != "filler" and len(word) >= 5]
+
+
+@functools.lru_cache(maxsize=8192)
+def _typo(word: str) -> tuple[str, str]:
+    """A known task, number, unit or name typed with a slip (``resuelbe``, ``segudos``); else an ordinary word."""
+    if len(word) < 5:
+        return "", ""
+    found = process.extractOne(word, _TYPO_WORDS, scorer=fuzz.ratio, score_cutoff=85)
+    return _VOCABULARY[found[0]] if found and found[0][0] == word[0] else ("", "")
+
+
 def read(text: str) -> Meaning:
     """The meaning of one question (either language; both languages' words are known)."""
     text = _prepare(text)
-    words: list[str] = []
-    numbers: list[str] = []
-    variables: set[str] = set()
-    expressions: set[str] = set()
-    units: list[str] = []
-    entities: set[str] = set()
-    tasks: set[str] = set()
-    negated = False
+    reader = _Reader()
     consumed: set[int] = set()
     for run, matches in _spans(text):
+        tokens = [matches[i].group() for i in run]
+        while tokens and tokens[-1] in "(":
+            tokens.pop(), run.pop()
+        while tokens and tokens[0] in ")":
+            tokens.pop(0), run.pop(0)
+        if not run:
+            continue
         raw = text[matches[run[0]].start():matches[run[-1]].end()].strip()
-        has_operator = any(matches[i].group() in _OPERATORS or plain(matches[i].group()) in FUNCTIONS for i in run)
-        letters = [matches[i].group() for i in run if matches[i].group().isalpha()
-                   and plain(matches[i].group()) not in FUNCTIONS]
+        has_operator = any(t in _OPERATORS or plain(t) in FUNCTIONS for t in tokens)
+        letters = [t for t in tokens if t.isalpha() and plain(t) not in FUNCTIONS]
         if has_operator and len(run) > 1:
-            expression = canonical_expression(raw)
-            expressions.add(expression or re.sub(r"\s+", "", raw))
-            variables.update(letters)
+            reader.expressions.add(canonical_expression(raw) or re.sub(r"\s+", "", raw))
+            reader.variables.update(letters)
             consumed.update(run)
         elif letters and len(run) == 1:
-            variables.update(letters)
-            consumed.update(run)
+            before = matches[run[0] - 1].group() if run[0] else ""
+            if not (before[:1].isdigit() and tokens[0] in UNITS):  # "3 s" is a unit, not a variable
+                reader.variables.update(letters)
+                consumed.update(run)
     matches = list(_TOKEN.finditer(text))
     tokens = [m.group() for m in matches]
     for i, token in enumerate(tokens):
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
         if token[0].isdigit():
-            numbers.append(_number(token))
-            after = tokens[i + 1] if i + 1 < len(tokens) else ""
+            reader.numbers.append(_number(token))
             if after in UNITS or after.startswith("°"):
-                units.append(UNITS.get(after, after))
+                reader.units.append(UNITS.get(after, after))
+        elif token.startswith("°") and not (i and tokens[i - 1][0].isdigit()):
+            reader.units.append(UNITS.get(token, token))
+        elif i in consumed or not token[0].isalpha() or (token in UNITS and i and tokens[i - 1][0].isdigit()):
             continue
-        if token.startswith("°"):
-            units.append(token)
-            continue
-        if i in consumed or not token[0].isalpha():
-            continue
-        word = plain(token)
-        if word == "sin" and i + 1 < len(tokens) and (tokens[i + 1] == "(" or len(tokens[i + 1]) == 1):
-            continue
-        if word in NEGATIONS or (word == "t" and i and tokens[i - 1] == "'"):
-            negated = True
-        elif word in NUMBER_WORDS:
-            numbers.append(NUMBER_WORDS[word])
-        elif word in TASKS:
-            tasks.add(TASKS[word])
-        elif word in ENTITIES:
-            entities.add(ENTITIES[word])
-        elif token in UNITS and i and tokens[i - 1][0].isdigit():
-            continue
-        elif word in UNITS and len(word) > 2:
-            units.append(UNITS[word])
-        elif word not in FILLER and len(word) > 1:
-            words.append(word)
-    key_parts = sorted(words) + sorted(tasks) + sorted(numbers) + sorted(expressions) + units + sorted(
-        entities) + sorted(variables) + (["NOT"] if negated else [])
-    return Meaning(key=" ".join(key_parts), words=tuple(words), numbers=tuple(sorted(numbers)),
-                   variables=frozenset(variables), expressions=frozenset(expressions), units=tuple(units),
-                   entities=frozenset(entities), negated=negated, tasks=frozenset(tasks))
+        elif plain(token) == "sin" and (after == "(" or len(after) == 1):
+            continue  # sin(x) is the sine, not the Spanish "without"
+        elif plain(token) == "t" and i and tokens[i - 1] == "'":
+            reader.negated = True
+        else:
+            reader.word(plain(token))
+    return reader.meaning()

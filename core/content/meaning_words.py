@@ -32,7 +32,7 @@ NUMBER_WORDS = _words({
 })
 
 # Words that change nothing about the question: articles, question words, polite forms, generic verbs.
-FILLER = set("""
+FILLER_ES = set("""
 el la los las lo un una unos unas de del al a en con para por y o u e que como cual cuales cuanto cuanta cuantos
 cuantas quien donde cuando se me te le les nos mi mis tu tus su sus es son esta este esto estos estas esa ese eso
 ser hay puedo puedes podrias podria puede pueden podemos quiero quisiera queria necesito necesitaria saber sabes
@@ -42,12 +42,19 @@ entonces calcular calcula calculo calculas calcularla calcularlo calculan hallar
 encuentro encuentra encuentras encontrarla encontrarlo obtener obtengo obtiene sacar saco saca hacer hago hace haces
 hacerlo hacerla funciona funcionan muy bien paso pasos forma manera modo sobre acerca tema exactamente realmente
 usar uso usando utilizando mediante aplicando aplicar aplico ejemplo algo alguien siempre tengo tienes hacen
+tiene tienen dices significa significan dice dicen tras despues
+""".split())
+FILLER_EN = set("""
 the an of to in on for with and or is are was be do does did i me my you your we our can could would will should
 please tell explain explaining explanation show help want need know how what which who whats it its this that
 these those there get find finding calculate calculating compute computing work out figure determine use using
 about way some any kind just really mean means step by hi hello thanks thank teacher sir miss like such as example
-look looks don doesn isn aren didn won wasn hey okay ok
+look looks don doesn isn aren didn won wasn hey okay ok say says after
 """.split())
+FILLER = FILLER_ES | FILLER_EN
+
+# One word standing for others (applied before anything else).
+SYNONYMS = {"cuadratica": "segundo grado", "cuadraticas": "segundo grado", "quadratic": "second degree"}
 
 NEGATIONS = set("no not sin nunca never ni tampoco without nor none nada ningun ninguna cannot cant dont doesnt isnt".split())
 
@@ -60,6 +67,7 @@ ENTITIES = _words({
 
 # Units: symbols as written (case matters: mA is not MA), words folded to a symbol.
 UNITS = {symbol: symbol for symbol in "m s kg g N A V W J Hz mA MA mm cm km h min °C °F K Ω mV kV kW MW ms".split()}
+UNITS["°"] = "deg"
 UNITS.update(_words({
     "s": "segundos seconds secs", "m": "metros meters metres", "deg": "grados degrees", "kg": "kilogramos kilograms",
     "J": "julios joules", "V": "voltios volts", "A": "amperios amperes amps", "Ω": "ohmios ohms",

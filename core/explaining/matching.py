@@ -45,6 +45,8 @@ class Match:
 
 def failed_guard(query: Meaning, candidate: Meaning) -> str | None:
     """The first fact on which two questions differ (None when every guard agrees)."""
+    if query.language and candidate.language and query.language != candidate.language:
+        return "language"
     checks = (("number", query.numbers, candidate.numbers), ("expression", query.expressions, candidate.expressions),
               ("variable", query.variables, candidate.variables), ("unit", query.units, candidate.units),
               ("entity", query.entities, candidate.entities), ("negation", query.negated, candidate.negated),
@@ -58,8 +60,10 @@ def failed_guard(query: Meaning, candidate: Meaning) -> str | None:
 
 
 def _best(word: str, words: tuple[str, ...]) -> float:
-    return max((100.0 if w[:5] == word[:5] and min(len(w), len(word)) >= 5 else fuzz.ratio(word, w)
-                for w in words), default=0.0)
+    """How close the closest of ``words`` is: the same stem (``ecuacion``/``ecuaciones``) counts fully; a typo
+    must keep the first letter (``inecuacion`` is not ``ecuacion``, ``coseno`` is not ``seno``)."""
+    return max((100.0 if w[:5] == word[:5] and min(len(w), len(word)) >= 5 and abs(len(w) - len(word)) <= 3
+                else fuzz.ratio(word, w) if w[0] == word[0] else 0.0 for w in words), default=0.0)
 
 
 def similarity(query: Meaning, candidate: Meaning) -> float:
