@@ -9,7 +9,10 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 
+from rapidfuzz import fuzz
+
 from .answers import Answer, validate_answer
+from .meaning import plain
 from .questions import Question, prepare
 
 LIBRARY_MODEL = "library"
@@ -54,3 +57,14 @@ def install(cache, lessons: list[Lesson] | None = None) -> int:
                     source="library", subject=lesson.subject, level=lesson.level)
         added += 1
     return added
+
+
+def search(lessons: list[Lesson], query: str, *, score: float = 80) -> list[Lesson]:
+    """The lessons whose phrasings contain every word of ``query`` of 3+ letters (accents and typos forgiven)."""
+    words = [w for w in plain(query).split() if len(w) >= 3]
+
+    def text_of(lesson: Lesson) -> str:
+        return plain(" ".join([lesson.question.text, lesson.subject, *sum(lesson.alternatives.values(), [])]))
+
+    return [lesson for lesson in lessons
+            if all(fuzz.partial_ratio(word, text_of(lesson)) >= score for word in words)]

@@ -126,13 +126,20 @@ class Matcher:
                 return match
         return None
 
-    def suggestions(self, text: str) -> list[Entry]:
+    def phrasing(self, question_hash: str, language: str | None) -> str | None:
+        """A lesson's question as phrased in ``language`` (its own text first), if it has one."""
+        for entry in self._lessons:
+            if entry.question_hash == question_hash and entry.language == language:
+                return entry.text
+        return None
+
+    def suggestions(self, text: str) -> list[tuple[Entry, float]]:
         """Up to three different answers close to the question ("did you mean…?"), best first."""
         seen, out = set(), []
         for match in sorted(self.candidates(text, limit=12), key=lambda m: -m.score):
             if match.score >= self.suggest_score and match.entry.question_hash not in seen:
                 seen.add(match.entry.question_hash)
-                out.append(match.entry)
+                out.append((match.entry, match.score))
         return out[:SUGGEST_LIMIT]
 
 

@@ -54,10 +54,10 @@ ERRORS: dict[str, dict[str, str]] = {
     "email_taken": {"es": "Ya hay una cuenta con el correo {email}.", "en": "An account with email {email} already exists."},
     "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
     "ai_unavailable": {
-        "es": "No hay respuesta guardada para esta pregunta y no hay un proveedor de IA configurado. "
-              "Define OPENAI_API_KEY (y OPENAI_BASE_URL para un servidor compatible) para generar respuestas nuevas.",
-        "en": "There is no stored answer for this question and no AI provider is configured. "
-              "Set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) to generate new answers."},
+        "es": "Todavía no tengo una explicación guardada para esta pregunta. Prueba con una de las lecciones "
+              "parecidas o explora la biblioteca.",
+        "en": "I do not have a stored explanation for this question yet. Try one of the similar lessons or browse "
+              "the library."},
     "ai_failed": {"es": "El tutor no ha podido generar la explicación. Inténtalo de nuevo en un momento.",
                   "en": "The tutor could not generate the explanation. Please try again in a moment."},
     "ai_timeout": {"es": "El proveedor de IA ha tardado demasiado. Inténtalo de nuevo.",
@@ -86,6 +86,10 @@ WAITING_PHRASES: dict[str, tuple[str, ...]] = {
 }
 
 TEXTS: dict[str, dict[str, str]] = {
+    "ai_setup_hint": {"es": "Sin proveedor de IA solo se sirven respuestas guardadas. Define OPENAI_API_KEY (y "
+                            "OPENAI_BASE_URL para un servidor compatible) para generar respuestas nuevas.",
+                      "en": "Without an AI provider only stored answers are served. Set OPENAI_API_KEY (and "
+                            "OPENAI_BASE_URL for a compatible server) to generate new answers."},
     "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
 }
 
