@@ -34,6 +34,9 @@ _LATEX = [(r"\\[()\[\]]", " "), (r"\$", " "), (r"\\frac\s*\{([^{}]*)\}\s*\{([^{}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]{2,}(?:-[^\W\d_]{2,})+|[^\W\d_]+|[=+\-*/^<>()]|°[CFK]?|\S", re.UNICODE)
 _OPERATORS = set("=+-*/^<>")
 _TRANSFORMS = standard_transformations + (implicit_multiplication_application, convert_xor)
+_FIND_UNKNOWN = re.compile(r"\b(?:find|calculate|work out|determine|get|halla|hallar|hallo|encuentra|encontrar|"
+                           r"encuentro|calcula|calcular|calculo|obtener)\s+(?:the value of |el valor de )?[a-z]\b"
+                           r"(?!\s*[=+\-*/^(])")
 _STOP_LETTERS = {"a", "y", "o", "e", "u", "i", "A", "I", "Y", "O", "E"}
 
 
@@ -236,4 +239,6 @@ def read(text: str) -> Meaning:
             reader.negated = True
         else:
             reader.word(plain(token))
+    if _FIND_UNKNOWN.search(plain(text)):
+        reader.tasks.add("SOLVE")  # "find x", "halla el valor de x": solving, whatever the verb
     return reader.meaning()
