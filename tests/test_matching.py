@@ -146,8 +146,7 @@ def _rows(name):
 
 
 @pytest.mark.parametrize("name", ["paraphrases_dev.tsv", "paraphrases_heldout.tsv"])
-def test_paraphrase_sets_meet_the_goals(make_tutor, name):
-    tutor = make_tutor()
+def test_paraphrase_sets_meet_the_goals(tutor, name):
     rows = _rows(name)
     served = {q: tutor.match(q) for _, _, _, q in rows}
     rewordings = [(e, q) for e, _, _, q in rows if e != "-"]
