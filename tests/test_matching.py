@@ -89,6 +89,7 @@ def test_a_reworded_lesson_question_is_served_the_lesson(tutor, student, text, l
     "How do I solve a linear equation like 3y + 5 = 20?", "¿Cuál es la velocidad final de un objeto en caída "
     "libre tras 3 minutos?", "What is Kepler's second law?", "How far does a ball go if I don't throw it at 45 degrees?",
     "¿Cómo resuelvo una ecuación lineal como 3x + 5 = 20?",  # an English lesson is offered, not served, in Spanish
+    "¿Qué es la energía cinética?",  # narrower than the lesson on kinetic and potential energy
 ])
 def test_a_trap_is_never_served_and_without_a_provider_the_nearest_lessons_are_offered(tutor, student, text):
     assert tutor.match(text) is None
