@@ -410,7 +410,8 @@ def test_chat_without_a_provider_says_so(tutor):
     at = signed_in()
     at.switch_page("app_pages/chat.py").run()
     assert not at.exception
-    assert at.info[0].value.startswith("No hay respuesta guardada para esta pregunta y no hay un proveedor de IA")
+    assert at.info[0].value.startswith("Ahora mismo solo puedo mostrar explicaciones ya guardadas")
+    assert "OPENAI" not in at.info[0].value  # an operator's hint is for admins only
     assert at.chat_input(key="chat_input").disabled
 
 

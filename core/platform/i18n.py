@@ -54,10 +54,8 @@ ERRORS: dict[str, dict[str, str]] = {
     "email_taken": {"es": "Ya hay una cuenta con el correo {email}.", "en": "An account with email {email} already exists."},
     "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
     "ai_unavailable": {
-        "es": "Todavía no tengo una explicación guardada para esta pregunta. Prueba con una de las lecciones "
-              "parecidas o explora la biblioteca.",
-        "en": "I do not have a stored explanation for this question yet. Try one of the similar lessons or browse "
-              "the library."},
+        "es": "Ahora mismo solo puedo mostrar explicaciones ya guardadas, y todavía no tengo ninguna para esto.",
+        "en": "Right now I can only show explanations that are already stored, and I do not have one for this yet."},
     "ai_failed": {"es": "El tutor no ha podido generar la explicación. Inténtalo de nuevo en un momento.",
                   "en": "The tutor could not generate the explanation. Please try again in a moment."},
     "ai_timeout": {"es": "El proveedor de IA ha tardado demasiado. Inténtalo de nuevo.",
