@@ -5,6 +5,7 @@ import logging
 from typing import Any, Mapping
 
 from .content import library
+from .content.questions import prepare
 from .errors import AuthError, NotFound
 from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
@@ -14,7 +15,6 @@ from .explaining.models import Model, model_from_settings
 from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .platform import authorization, db
 from .platform.analytics import Analytics
-from .content.questions import prepare
 from .platform.i18n import LANGUAGES, t
 from .platform.limits import RateLimits
 from .platform.metrics import MeteredAnalytics, Metrics
@@ -216,12 +216,9 @@ class Tutor:
     def match(self, question: str) -> dict | None:
         """The stored answer a question would be served without a generation, and how it was decided
         (``exact``/``canonical``/``similar``): ``{"how", "score", "question_hash", "question", "language"}`` or None."""
-        exact = self.cache.lookup(prepare(question, language=self.default_language,
-                                          limit=self.settings.max_question_chars).hash)
-        if exact is None:
-            for language in self.languages:
-                exact = exact or self.cache.lookup(prepare(question, language=language,
-                                                           limit=self.settings.max_question_chars).hash)
+        limit = self.settings.max_question_chars
+        exact = next((found for language in self.languages
+                      if (found := self.cache.lookup(prepare(question, language=language, limit=limit).hash))), None)
         if exact:
             return {"how": "exact", "score": 100.0, "question_hash": exact.question_hash,
                     "question": exact.question, "language": exact.language}

@@ -86,8 +86,9 @@ def test_a_reworded_lesson_question_is_served_the_lesson(tutor, student, text, l
 
 @pytest.mark.parametrize("text", [
     "¿Cómo se resuelve una ecuación de tercer grado?", "How do I solve a linear equation like 3x + 6 = 20?",
-    "How do I solve a linear equation like 3y + 5 = 20?", "¿Cuál es la velocidad final de un objeto en caída "
-    "libre tras 3 minutos?", "What is Kepler's second law?", "How far does a ball go if I don't throw it at 45 degrees?",
+    "How do I solve a linear equation like 3y + 5 = 20?",
+    "¿Cuál es la velocidad final de un objeto en caída libre tras 3 minutos?",
+    "What is Kepler's second law?", "How far does a ball go if I don't throw it at 45 degrees?",
     "¿Cómo resuelvo una ecuación lineal como 3x + 5 = 20?",  # an English lesson is offered, not served, in Spanish
     "¿Qué es la energía cinética?",  # narrower than the lesson on kinetic and potential energy
 ])

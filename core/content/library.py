@@ -64,7 +64,7 @@ def search(lessons: list[Lesson], query: str, *, score: float = 80) -> list[Less
     words = [w for w in plain(query).split() if len(w) >= 3]
 
     def text_of(lesson: Lesson) -> str:
-        return plain(" ".join([lesson.question.text, lesson.subject, *sum(lesson.alternatives.values(), [])]))
+        return plain(" ".join([lesson.question.text, lesson.subject, *(text for texts in lesson.alternatives.values() for text in texts)]))
 
     return [lesson for lesson in lessons
             if all(fuzz.partial_ratio(word, text_of(lesson)) >= score for word in words)]

@@ -18,10 +18,9 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from rapidfuzz import fuzz, process
 from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application, parse_expr,
                                         standard_transformations)
-
-from rapidfuzz import fuzz, process
 
 from .meaning_words import (ENTITIES, FILLER, FILLER_EN, FILLER_ES, FUNCTIONS, NEGATIONS, NUMBER_WORDS, SYNONYMS,
                             TASKS, UNITS)
@@ -89,8 +88,13 @@ def _is_math(tokens: list[str], i: int) -> bool:
     return False
 
 
+def _operand(token: str) -> bool:
+    return token not in _OPERATORS and token not in "()"
+
+
 def _spans(text: str):
-    """Maximal runs of maths tokens, as (start, end) offsets; two operands separated only by a space split a run."""
+    """Maximal runs of maths tokens (token indexes, with the token matches); two operands separated only by a
+    space, or a function name after a space, start a new run."""
     matches = list(_TOKEN.finditer(text))
     tokens = [m.group() for m in matches]
     run: list[int] = []
@@ -99,8 +103,7 @@ def _spans(text: str):
         if math and run:
             prev, cur = tokens[run[-1]], tokens[i]
             gap = matches[i].start() > matches[run[-1]].end()
-            operand = lambda t: t not in _OPERATORS and t not in "()"  # noqa: E731
-            if gap and ((operand(prev) and operand(cur) and plain(prev) not in FUNCTIONS) or plain(cur) in FUNCTIONS):
+            if gap and ((_operand(prev) and _operand(cur) and plain(prev) not in FUNCTIONS) or plain(cur) in FUNCTIONS):
                 yield run, matches
                 run = []
         if math:
@@ -124,7 +127,7 @@ def canonical_expression(text: str) -> str | None:
             difference = difference.expand()
             return min(f"{difference}=0", f"{-difference}=0")  # a = b and b = a are one equation
         return f"{difference}{relation.replace('<', 'LT').replace('>', 'GT')}0"
-    except Exception:  # noqa: BLE001 — SymPy raises many kinds on text that is not maths
+    except Exception:
         return None
 
 
@@ -235,8 +238,6 @@ def read(text: str) -> Meaning:
             continue
         elif plain(token) == "sin" and (after == "(" or len(after) == 1):
             continue  # sin(x) is the sine, not the Spanish "without"
-        elif plain(token) == "t" and i and tokens[i - 1] == "'":
-            reader.negated = True
         else:
             reader.word(plain(token))
     if _FIND_UNKNOWN.search(plain(text)):

@@ -49,7 +49,7 @@ the an of to in on for with and or is are was be do does did i me my you your we
 please tell explain explaining explanation show help want need know how what which who whats it its this that
 these those there get find finding calculate calculating compute computing work out figure determine use using
 about way some any kind just really mean means step by hi hello thanks thank teacher sir miss like such as example
-look looks don doesn isn aren didn won wasn hey okay ok say says after
+look looks don doesn isn aren didn won wasn ca wo hey okay ok say says after
 """.split())
 FILLER = FILLER_ES | FILLER_EN
 
