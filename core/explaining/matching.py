@@ -92,13 +92,13 @@ class Matcher:
         version = self.cache.approved_version()
         with self._lock:
             if version != self._version:
+                rows = self.cache.approved_questions()
+                approved = {row.question_hash for row in rows}
                 known = {(e.question_hash, e.text) for e in self._lessons}
-                stored = [Entry(text=row.question, language=row.language, answer_language=row.language,
-                                question_hash=row.question_hash, subject=row.subject or "", title=row.question,
-                                meaning=read(row.question))
-                          for row in self.cache.approved_questions() if (row.question_hash, row.question) not in known]
-                approved = {row.question_hash for row in self.cache.approved_questions()}
-                self._entries = [e for e in self._lessons if e.question_hash in approved] + stored
+                stored = {(e.question_hash, e.text): e for e in self._entries if e.title == e.text}
+                self._entries = [e for e in self._lessons if e.question_hash in approved] + [
+                    stored.get((row.question_hash, row.question)) or _stored_entry(row)
+                    for row in rows if (row.question_hash, row.question) not in known]
                 self._version = version
             return self._entries
 
@@ -141,6 +141,12 @@ class Matcher:
                 seen.add(match.entry.question_hash)
                 out.append((match.entry, match.score))
         return out[:SUGGEST_LIMIT]
+
+
+def _stored_entry(row) -> Entry:
+    return Entry(text=row.question, language=row.language, answer_language=row.language,
+                 question_hash=row.question_hash, subject=row.subject or "", title=row.question,
+                 meaning=read(row.question))
 
 
 def _lesson_entries(lesson: library.Lesson) -> list[Entry]:
