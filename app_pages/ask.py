@@ -208,7 +208,7 @@ def show_explanation(session_id: str, view: ExplanationView) -> None:
         if state == "paused":
             controls.button(me.t("resume"), key="resume", icon=":material/play_arrow:", type="primary",
                             on_click=_resume, args=(session_id,))
-            notice.info(me.t("paused"), icon=":material/pause_circle:")
+            notice.info(me.t("paused_notice"), icon=":material/pause_circle:")
         elif state == "complete":
             controls.empty()
             notice.success(me.t("completed"), icon=":material/check_circle:")

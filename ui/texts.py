@@ -76,7 +76,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "preparing": {"es": "Preparando la explicación…", "en": "Preparing the explanation…"},
     "ready": {"es": "Explicación lista", "en": "Explanation ready"},
     "completed": {"es": "Explicación completa.", "en": "Explanation complete."},
-    "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
+    "paused_notice": {"es": "Explicación en pausa.", "en": "Explanation paused."},
     "taken_over": {"es": "Esta explicación sigue en otra pestaña.", "en": "This explanation is continuing in another tab."},
     "continue_here": {"es": "Seguir aquí", "en": "Continue here"},
     "chat_about_step": {"es": "Preguntar sobre este paso", "en": "Ask about this step"},
