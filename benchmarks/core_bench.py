@@ -1,5 +1,5 @@
 """Benchmarks of ``core`` through the facade: cached first chunk, uncached first chunk vs generation, pause,
-single-flight (threads and processes).
+single-flight (threads and processes), and reworded questions (``match_bench``).
 
 The provider is ``core.testing.fakeai.FakeAI`` on loopback, driven by the real ``openai`` SDK. Two fakes per backend:
 
