@@ -11,8 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import SessionStatus
-from core.errors import Forbidden, NotFound, TutorError
-from ui import app, examples
+from core.errors import AIError, Forbidden, NotFound, TutorError
+from ui import app, examples, library
 from ui.render import ExplanationView, event_error_message, plain_markdown
 
 me = app.who()
@@ -40,6 +40,11 @@ def _chat_on_step(session_id: str, step: int) -> None:
 
 def _ask_example(text: str) -> None:
     ss["ask_now"] = text
+
+
+def _generate_anyway(text: str) -> None:
+    ss["ask_now"] = text
+    ss["ask_new"] = True  # the student saw the near lessons and still wants a new explanation
 
 
 def _safely(action, *args, **kwargs):
@@ -91,8 +96,19 @@ def ask_form(session_id: str | None) -> str | None:
             tutor.pause(identity, session_id)  # the explanation left behind stays where it was, in History
     except TutorError:
         pass
+    if tutor.has_provider and not ss.pop("ask_new", False) and tutor.match(text) is None:
+        near = [offer for offer in tutor.suggestions(text, me.lang) if offer["near"]]
+        if near:
+            library.show_near_miss(me, text, near, on_pick=_ask_example, on_generate=_generate_anyway)
+            return None
     try:
         state = tutor.ask(identity, text)
+    except AIError as error:
+        if error.code != "ai_unavailable":
+            st.error(me.message(error), icon=":material/error:")
+        else:
+            library.show_miss(me, text, on_pick=_ask_example)
+        return None
     except TutorError as error:
         st.error(me.message(error), icon=":material/error:")
         return None
@@ -143,6 +159,7 @@ def main() -> None:
         st.error(ss.pop("ask_error"), icon=":material/error:")
     if not session_id:
         examples.show(me, on_pick=_ask_example)
+        library.browser(me, on_pick=_ask_example)
         return
 
     try:

@@ -36,6 +36,8 @@ KEYS = (
     "browser_first_text_ms",
     "browser_pause_text_after_chars",
     "ws_bytes_per_text_char",
+    "paraphrase_hit_rate",
+    "paraphrase_wrong_rate",
     *(f"sessions_{n}_{what}" for n in (10, 50, 100)
       for what in ("gap_ms_p50", "gap_ms_p99", "first_text_ms_p50", "first_text_ms_p99", "server_cpu_percent",
                    "server_rss_mb")),

@@ -1,5 +1,5 @@
 """Benchmarks of ``core`` through the facade: cached first chunk, uncached first chunk vs generation, pause,
-single-flight (threads and processes).
+single-flight (threads and processes), and reworded questions (``match_bench``).
 
 The provider is ``core.testing.fakeai.FakeAI`` on loopback, driven by the real ``openai`` SDK. Two fakes per backend:
 
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from core.testing.fakeai import FakeAI, build_answer
 from core.testing.probes import db, load_lessons, prepare
 
+from . import match_bench
 from .common import SEED, Backend, Results, make_users, median, percentile
 
 UNCACHED_TPS = 100
@@ -151,7 +152,8 @@ def run(backend: Backend, results: Results, quick: bool, log: Callable[[str], No
         for name, bench in (("cached_first_chunk", lambda: cached_first_chunk(tutor, results, p)),
                             ("uncached_first_chunk_ratio", lambda: uncached_ratio(tutor, paced, results, p)),
                             ("pause_chunks_after", lambda: pause_chunks_after(tutor, results, p)),
-                            ("singleflight", lambda: singleflight(backend, tutor, results, p))):
+                            ("singleflight", lambda: singleflight(backend, tutor, results, p)),
+                            ("paraphrase", lambda: match_bench.paraphrase(tutor, results))):
             log(f"  core: {name}")
             try:
                 bench()

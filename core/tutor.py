@@ -7,15 +7,17 @@ from typing import Any, Mapping
 
 from .content import library
 from .content.mathworker import MathChecker
+from .content.questions import prepare
 from .errors import AuthError, InvalidInput, NotFound
 from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
 from .explaining.generation import Generations
+from .explaining.matching import Matcher
 from .explaining.models import Model, model_from_settings
 from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .platform import authorization, db, migrations
 from .platform.analytics import Analytics
-from .platform.i18n import LANGUAGES
+from .platform.i18n import LANGUAGES, t
 from .platform.limits import RateLimits
 from .platform.metrics import MeteredAnalytics, Metrics
 from .platform.settings import Settings
@@ -38,7 +40,9 @@ class Tutor:
     * classes: ``classes``, ``create_class``, ``students``; the lesson library: ``lessons``;
     * the sub-objects ``chats``, ``history``, ``frames`` (teacher views), ``curation`` (answer library) and
       ``credits``, each typed by its protocol in ``core.interfaces``;
-    * ``has_provider``, ``languages``, ``default_language``, ``token_ttl``; ``close()``.
+    * ``has_provider``, ``languages``, ``default_language``, ``token_ttl``; ``close()``;
+    * reworded questions and browsing: ``match``, ``suggestions``, ``library_lessons``, ``library_subjects``,
+      ``setup_hint``.
 
     The other attributes (``settings``, ``engine``, ``store``, ``accounts``, ``model``, ``cache``, ``explanations``,
     ``generations``, …) are the parts it is built from: tests and operators may use them, clients may not.
@@ -73,14 +77,17 @@ class Tutor:
                                        lock_ms=settings.generation_lock_ms,
                                        checker=MathChecker.shared() if settings.math_check_timeout_ms else None,
                                        check_timeout=settings.math_check_timeout_ms / 1000)
+        library.install(self.cache)
+        self.matcher = Matcher(self.cache, serve_score=settings.match_serve_score,
+                               suggest_score=settings.match_suggest_score)
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
-                                         self.analytics, limits=self.limits, metrics=self.metrics)
+                                         self.analytics, limits=self.limits, metrics=self.metrics,
+                                         matcher=self.matcher)
         self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits,
                            credits=self.credits, messages_per_credit=settings.chat_messages_per_credit)
         self.history = History(self.engine, self.explanations, self.chats, self.analytics)
         self.frames = Frames(self.engine, self.accounts, session_ttl=settings.session_ttl)
         self.curation = Curation(self.engine)
-        library.install(self.cache)
         if settings.metrics_port:
             self.metrics.serve(settings.metrics_port)  # once per process: a second tutor on the port is skipped
 
@@ -264,12 +271,60 @@ class Tutor:
             conn.exec_driver_sql("select 1")
 
 
+    # --- reworded questions and the library browser ---------------------------------------------------------------
+
+    def match(self, question: str) -> dict | None:
+        """The stored answer a question would be served without a generation, and how it was decided
+        (``exact``/``canonical``/``similar``): ``{"how", "score", "question_hash", "question", "language"}`` or None."""
+        limit = self.settings.max_question_chars
+        exact = next((found for language in self.languages
+                      if (found := self.cache.lookup(prepare(question, language=language, limit=limit).hash))), None)
+        if exact:
+            return {"how": "exact", "score": 100.0, "question_hash": exact.question_hash,
+                    "question": exact.question, "language": exact.language}
+        found = self.matcher.serve(question)
+        return found and {"how": found.how, "score": found.score, "question_hash": found.entry.question_hash,
+                          "question": found.entry.title, "language": found.entry.answer_language}
+
+    def suggestions(self, question: str, language: str | None = None) -> list[dict]:
+        """Stored answers close to a question ("did you mean…?"), best first: ``{"title", "ask", "language",
+        "subject", "score", "near"}`` — ``near`` when similar enough to be served but for a guard or the language
+        (then a page offers it before spending a credit on a generation); ``title`` in ``language`` when the lesson has a phrasing in it, ``ask`` the text that opens it."""
+        return [_offer(self.matcher, entry.question_hash, entry.title, entry.answer_language, entry.subject, language)
+                | {"score": round(score, 1), "near": score >= self.matcher.serve_score} for entry, score in self.matcher.suggestions(question)]
+
+    def library_lessons(self, language: str | None = None, subject: str = "", query: str = "") -> list[dict]:
+        """The lesson library to browse, like ``suggestions``; filtered by subject and by words of ``query``
+        (typos forgiven) in any phrasing."""
+        lessons = [lesson for lesson in library.load_lessons() if not subject or lesson.subject == subject]
+        found = library.search(lessons, query) if query.strip() else lessons
+        return [_offer(self.matcher, lesson.question.hash, lesson.question.text, lesson.question.language,
+                       lesson.subject, language) for lesson in found]
+
+    @staticmethod
+    def library_subjects() -> list[str]:
+        """The subjects of the lesson library, in library order."""
+        return list(dict.fromkeys(lesson.subject for lesson in library.load_lessons()))
+
+    def setup_hint(self, identity: Identity) -> str | None:
+        """For an admin of a tutor without a provider: how to configure one (never shown to students)."""
+        if self.has_provider or identity.role != "admin":
+            return None
+        return t("ai_setup_hint", identity.language)
+
+
 def _account_key(email: Any) -> str:
     """The sign-in window's key for an email as typed: its normalised form, or the raw text if it is invalid."""
     try:
         return normalize_email(email)
     except InvalidInput:
         return str(email).strip().lower()[:254]
+
+
+def _offer(matcher: Matcher, question_hash: str, title: str, answer_language: str, subject: str,
+           language: str | None) -> dict:
+    return {"title": matcher.phrasing(question_hash, language) or title if language else title, "ask": title,
+            "language": answer_language, "subject": subject}
 
 
 def create_tutor(overrides: Mapping[str, Any] | None = None, *, secrets: Mapping[str, Any] | None = None,

@@ -345,8 +345,6 @@ def test_reopening_a_session_mid_stream_continues_from_the_saved_position(tutor)
 @pytest.mark.parametrize("question, message", [
     ("<img src=x onerror=alert(1)>", "El texto no es válido: HTML."),
     ("   ", "Escribe una pregunta."),
-    ("¿Cuál es la capital de un número primo imaginario?",
-     "No hay respuesta guardada para esta pregunta y no hay un proveedor de IA configurado."),
 ])
 def test_question_errors_are_inline_and_start_nothing(tutor, question, message):
     at = signed_in()
@@ -357,6 +355,56 @@ def test_question_errors_are_inline_and_start_nothing(tutor, question, message):
     assert error.startswith(message)
     assert "session" not in at.query_params
     assert tutor.history.sessions(identity(tutor, "ana@example.org")) == []
+
+
+def test_a_miss_without_provider_offers_the_nearest_lessons_not_the_configuration(tutor):
+    at = signed_in()
+    at.text_area(key="question").input("¿Cómo se resuelve una ecuación de tercer grado?")
+    at.button(key="ask").click().run()
+    assert not at.exception and errors(at) == []
+    shown = " ".join(m.value for m in at.info) + " ".join(b.label for b in at.button)
+    assert "OPENAI" not in shown and "¿Querías decir…?" in " ".join(m.value for m in at.markdown)
+    at.button(key="nearest_0").click().run()  # the nearest lesson opens
+    assert at.query_params.get("session")
+    assert tutor.history.sessions(identity(tutor, "ana@example.org"))
+
+
+def test_an_admin_sees_the_configuration_hint_on_a_miss(tutor):
+    tutor.accounts.register("root@example.org", PASSWORD, role="admin", language="es")
+    at = signed_in("root@example.org")
+    at.text_area(key="question").input("¿Cuál es la capital de un número primo imaginario?")
+    at.button(key="ask").click().run()
+    assert any("OPENAI_API_KEY" in c.value for c in at.caption)
+
+
+def test_a_reworded_lesson_question_gets_the_lesson(tutor):
+    at = signed_in()
+    at.text_area(key="question").input("¿Cómo resuelvo una ecuación de segundo grado?")
+    at.button(key="ask").click().run()
+    assert not at.exception and errors(at) == []
+    assert at.query_params.get("session")
+
+
+def test_the_library_can_be_browsed_by_subject_and_searched_in_the_students_language(tutor):
+    at = signed_in()
+    at.selectbox(key="library_subject").select("physics").run()
+    labels = [b.label for b in at.button if b.key and b.key.startswith("lesson_")]
+    assert len(labels) == 7 and "¿Qué es la segunda ley de Newton? (en inglés)" in labels
+    at.text_input(key="library_query").input("pitagoras").run()
+    at.selectbox(key="library_subject").select("").run()
+    labels = [b.label for b in at.button if b.key and b.key.startswith("lesson_")]
+    assert labels == ["¿Cómo se calcula la hipotenusa con el teorema de Pitágoras?"]
+    at.button(key="lesson_0").click().run()
+    assert at.query_params.get("session")
+
+
+def test_a_near_miss_with_a_provider_offers_the_lesson_before_a_generation(tutor, ai_settings):
+    at = signed_in()
+    at.text_area(key="question").input("¿Cómo se resuelve una ecuación de tercer grado?")
+    at.button(key="ask").click().run()
+    assert "generate_anyway" in keys(at) and "session" not in at.query_params
+    at.button(key="near_0").click().run()
+    assert at.query_params.get("session")
 
 
 def test_someone_elses_session_is_refused(tutor):
@@ -427,7 +475,8 @@ def test_chat_without_a_provider_says_so(tutor):
     at = signed_in()
     at.switch_page("app_pages/chat.py").run()
     assert not at.exception
-    assert at.info[0].value.startswith("No hay respuesta guardada para esta pregunta y no hay un proveedor de IA")
+    assert at.info[0].value.startswith("Ahora mismo solo puedo mostrar explicaciones ya guardadas")
+    assert "OPENAI" not in at.info[0].value  # an operator's hint is for admins only
     assert at.chat_input(key="chat_input").disabled
 
 

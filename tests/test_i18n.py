@@ -2,6 +2,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 from core.errors import AuthError, RateLimited
 from core.platform import i18n
 from ui import texts
@@ -60,3 +62,13 @@ def test_every_text_the_pages_ask_for_exists():
                 asked.add(node.args[0].value)
     assert len(asked) > 100
     assert not asked - set(texts.TEXTS)
+
+
+@pytest.mark.parametrize("path", ["ui/texts.py", "core/platform/i18n.py"])
+def test_no_text_key_is_written_twice(path):
+    """A repeated key in a dict literal silently replaces the first text (two pages would share one label)."""
+    tree = ast.parse((Path(__file__).resolve().parent.parent / path).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+            assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})

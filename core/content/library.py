@@ -6,10 +6,13 @@ idempotently: a lesson already present (or edited by a teacher since) is left as
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
+from rapidfuzz import fuzz
+
 from .answers import Answer, validate_answer
+from .meaning import plain
 from .questions import Question, prepare
 
 LIBRARY_MODEL = "library"
@@ -23,6 +26,7 @@ class Lesson:
     subject: str
     level: str
     answer: Answer
+    alternatives: dict[str, list[str]] = field(default_factory=dict)  # other phrasings, by language
 
 
 def load_lessons() -> list[Lesson]:
@@ -38,7 +42,8 @@ def load_lessons() -> list[Lesson]:
         # The hash context is the language only, so a student's plain question finds the lesson.
         question = prepare(data["question"], language=data["language"], limit=1000)
         lessons.append(Lesson(name=path.name.removesuffix(".json"), question=question,
-                              subject=data.get("subject", ""), level=data.get("level", ""), answer=answer))
+                              subject=data.get("subject", ""), level=data.get("level", ""), answer=answer,
+                              alternatives=data.get("alternatives", {})))
     return lessons
 
 
@@ -52,3 +57,14 @@ def install(cache, lessons: list[Lesson] | None = None) -> int:
                     source="library", subject=lesson.subject, level=lesson.level)
         added += 1
     return added
+
+
+def search(lessons: list[Lesson], query: str, *, score: float = 80) -> list[Lesson]:
+    """The lessons whose phrasings contain every word of ``query`` of 3+ letters (accents and typos forgiven)."""
+    words = [w for w in plain(query).split() if len(w) >= 3]
+
+    def text_of(lesson: Lesson) -> str:
+        return plain(" ".join([lesson.question.text, lesson.subject, *(text for texts in lesson.alternatives.values() for text in texts)]))
+
+    return [lesson for lesson in lessons
+            if all(fuzz.partial_ratio(word, text_of(lesson)) >= score for word in words)]

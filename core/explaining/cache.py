@@ -50,6 +50,20 @@ class AnswerCache:
             row = conn.execute(query).first()
         return _cached(row) if row else None
 
+    def approved_questions(self) -> list:
+        """Rows (question_hash, question, language, subject) of every approved answer."""
+        c = db.ai_answers.c
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(c.question_hash, c.question, c.language, c.subject)
+                                     .where(c.status == "approved")))
+
+    def approved_version(self) -> tuple:
+        """Changes whenever an answer is added, approved or retired (for indexes built on the approved set)."""
+        c = db.ai_answers.c
+        with self.engine.connect() as conn:
+            return tuple(conn.execute(sa.select(sa.func.count(), sa.func.count().filter(c.status == "approved")))
+                         .first())
+
     def get(self, answer_id: str) -> CachedAnswer | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(db.ai_answers).where(db.ai_answers.c.id == answer_id)).first()

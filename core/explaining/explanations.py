@@ -11,6 +11,7 @@ session from that durable position, paused, and a resume continues at the exact 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -41,7 +42,7 @@ def event(name: str, **data) -> dict:
 
 class Explanations:
     def __init__(self, settings, engine: sa.Engine, store, cache, generations: Generations, analytics, *,
-                 limits=None, metrics: Metrics | None = None):
+                 limits=None, metrics: Metrics | None = None, matcher=None):
         self.settings = settings
         self.engine = engine
         self.store = store
@@ -50,12 +51,13 @@ class Explanations:
         self.analytics = analytics
         self.limits = limits
         self.metrics = metrics or Metrics()
+        self.matcher = matcher
 
     # --- starting ------------------------------------------------------------------------------------------------
 
     def start(self, identity, text, *, language: str | None = None, subject: str = "", level: str = "") -> dict:
         """Create an explanation session for a question; the answer comes from the cache or a generation."""
-        question, cached = self._find(text, language or identity.language, subject, level)
+        question, cached, how = self._find(text, language or identity.language, subject, level)
         language = question.language
         if self.limits is not None:
             self.limits.check(identity, "ask")  # before any write: a refused ask leaves nothing behind
@@ -65,6 +67,7 @@ class Explanations:
         elif self.generations.model is None:
             self.analytics.record("error", user_id=identity.user_id, question_hash=question.hash,
                                   code="ai_unavailable")
+            log.warning("no stored answer and no AI provider: set OPENAI_API_KEY (and OPENAI_BASE_URL) to generate")
             raise AIError("ai_unavailable")
         else:
             kind, ref = self.generations.start_or_follow(question, user_id=identity.user_id)
@@ -80,7 +83,8 @@ class Explanations:
         self.analytics.record("question_asked", user_id=identity.user_id, session_id=session_id,
                               question_hash=question.hash, language=language, question=question.text[:200])
         self.analytics.record("cache_hit" if answer_id else "cache_miss", user_id=identity.user_id,
-                              session_id=session_id, question_hash=question.hash)
+                              session_id=session_id, question_hash=question.hash,
+                              **({"match": how[0], "score": how[1]} if cached else {}))
         state = dict(id=session_id, owner=identity.user_id, kind="explanation", question_hash=question.hash,
                      generation_id=generation_id, answer_id=answer_id, language=language,
                      status=SessionStatus.STREAMING, reader="", step=0, position=0, created_at=time.time(),
@@ -89,8 +93,10 @@ class Explanations:
         return state
 
     def _find(self, text, language: str, subject: str, level: str):
-        """The question in the asker's language and its cached answer; a question typed in another language
-        (an English question from a Spanish interface) is found under that language's answer too."""
+        """The question in the asker's language, its cached answer and how it was found: ``(how, score)``.
+
+        A question typed in another language (an English question from a Spanish interface) is found under that
+        language's answer too; a reworded question through the matcher (``core.explaining.matching``)."""
         question = questions.prepare(text, language=language, limit=self.settings.max_question_chars,
                                      subject=subject, level=level)
         cached = self.cache.lookup(question.hash)
@@ -99,8 +105,14 @@ class Explanations:
                                           subject=subject, level=level)
             found = self.cache.lookup(candidate.hash)
             if found:
-                return candidate, found
-        return question, cached
+                return candidate, found, ("exact", 100.0)
+        if cached is None and self.matcher is not None and not subject and not level:
+            match = self.matcher.serve(question.text)
+            found = self.cache.lookup(match.entry.question_hash) if match else None
+            if found:
+                return (dataclasses.replace(question, hash=found.question_hash, language=found.language), found,
+                        (match.how, round(match.score, 1)))
+        return question, cached, ("exact", 100.0)
 
     # --- controls ------------------------------------------------------------------------------------------------
 

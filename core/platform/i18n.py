@@ -61,10 +61,8 @@ ERRORS: dict[str, dict[str, str]] = {
                                   "sign in with it."},
     "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
     "ai_unavailable": {
-        "es": "No hay respuesta guardada para esta pregunta y no hay un proveedor de IA configurado. "
-              "Define OPENAI_API_KEY (y OPENAI_BASE_URL para un servidor compatible) para generar respuestas nuevas.",
-        "en": "There is no stored answer for this question and no AI provider is configured. "
-              "Set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) to generate new answers."},
+        "es": "Ahora mismo solo puedo mostrar explicaciones ya guardadas, y todavía no tengo ninguna para esto.",
+        "en": "Right now I can only show explanations that are already stored, and I do not have one for this yet."},
     "ai_failed": {"es": "El tutor no ha podido generar la explicación. Inténtalo de nuevo en un momento.",
                   "en": "The tutor could not generate the explanation. Please try again in a moment."},
     "ai_timeout": {"es": "El proveedor de IA ha tardado demasiado. Inténtalo de nuevo.",
@@ -100,6 +98,10 @@ WAITING_PHRASES: dict[str, tuple[str, ...]] = {
 }
 
 TEXTS: dict[str, dict[str, str]] = {
+    "ai_setup_hint": {"es": "Sin proveedor de IA solo se sirven respuestas guardadas. Define OPENAI_API_KEY (y "
+                            "OPENAI_BASE_URL para un servidor compatible) para generar respuestas nuevas.",
+                      "en": "Without an AI provider only stored answers are served. Set OPENAI_API_KEY (and "
+                            "OPENAI_BASE_URL for a compatible server) to generate new answers."},
     "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
     "math_check_failed": {"es": "Comprobación automática: esta afirmación de este paso no se cumple.",
                           "en": "Automatic check: this claim in this step does not hold."},

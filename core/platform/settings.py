@@ -102,6 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TUTOR_CHUNK_DELAY_MS", 50, "Milliseconds between chunks; 0 streams without pacing."),
     Setting("TUTOR_SESSION_TTL", 1800, "Seconds a tutor session stays live in the session store; renewed on activity."),
     Setting("TUTOR_MAX_QUESTION_CHARS", 1000, "Longest question accepted, in characters."),
+    Setting("TUTOR_MATCH_SERVE_SCORE", 85.0, "Similarity (0–100, shared content words, typos forgiven) at which a reworded question is served a stored answer, once every guard (numbers, expressions, variables, units, names, negation, task, topic) agrees. 101 turns similar matching off."),
+    Setting("TUTOR_MATCH_SUGGEST_SCORE", 40.0, "Similarity (0–100) from which a stored answer is offered as \"did you mean…?\" on a miss."),
     Setting("TUTOR_DEFAULT_LANGUAGE", "es", "Language of new users and of the interface when none is chosen (`es` or `en`)."),
     Setting("SUPABASE_URL", "", "Supabase project URL. With a key set, sign-in goes through Supabase Auth."),
     Setting("SUPABASE_KEY", "", "Supabase anon (publishable) key used for Supabase Auth."),
