@@ -46,8 +46,8 @@ def users_token(tutor: Tutor, args) -> int:
 
 
 def users_revoke(tutor: Tutor, args) -> int:
-    user = tutor.accounts.by_email(args.email)
-    tutor.accounts.revoke_tokens(user.id)
+    user = tutor.identity_by_email(args.email)
+    tutor.revoke(user)
     print(json.dumps({"email": user.email, "revoked": True}))
     return 0
 

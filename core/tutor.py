@@ -128,6 +128,10 @@ class Tutor:
         if claims["provider"] == "tutor":
             self.accounts.revoke_tokens(self._user_of(claims).id)  # a revoked token cannot sign anyone out again
 
+    def revoke(self, identity: Identity) -> None:
+        """Revoke every app token of this user, whoever holds them: for operators (``users revoke``)."""
+        self.accounts.revoke_tokens(identity.user_id)
+
     def renew(self, token: str) -> str | None:
         """A fresh app token for a valid app token past half its life; ``None`` when it is not due yet (or is a
         Supabase token, which Supabase renews). ``AuthError`` like ``identity``."""

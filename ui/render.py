@@ -114,7 +114,7 @@ class StepView:
         if not self.check_failed:
             return ""
         claims = "\n".join(f"- ${claim}$" for claim in self.check_failed)
-        return f"{t('math_check_failed', language)}\n\n{claims}"
+        return f"{t('step_check_failed', language)}\n\n{claims}"
 
     @property
     def title_markdown(self) -> str:

@@ -202,7 +202,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "library_none": {"es": "Ninguna respuesta coincide.", "en": "No answer matches."},
     "answer_status_approved": {"es": "aprobada", "en": "approved"},
     "answer_status_retired": {"es": "retirada", "en": "retired"},
-    "math_check_failed": {"es": "Comprobación automática: esta afirmación de este paso no se cumple.",
+    "step_check_failed": {"es": "Comprobación automática: esta afirmación de este paso no se cumple.",
                           "en": "Automatic check: this claim in this step does not hold."},
     "answer_needs_review": {"es": "por revisar", "en": "needs review"},
     "library_needs_review": {"es": "Por revisar (comprobación matemática fallida)",
