@@ -19,6 +19,7 @@ from typing import AsyncIterator, Callable, Iterator
 import anyio
 from anyio import to_thread
 
+from core import safe_prefix
 from core.errors import InvalidInput, TutorError
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,8 @@ def catch_up(snapshot: dict, have: Cursor) -> list[dict]:
             start, done = have.position - offset, have.done
             due = sum(1 for c in commands if c.get("at_char", 0) <= start)
             due += int(start == len(text) and step["complete"])
-            if not 0 <= start <= len(text) or done > due:
-                raise InvalidInput("invalid_event_id")
+            if not 0 <= start <= len(text) or done > due or len(safe_prefix(text, start)) != start:
+                raise InvalidInput("invalid_event_id")  # out of range, or inside a formula: never sent
         else:
             out.append(_event("step_start", step=number, title=step["title"], type=step["type"]))
         out += _rest_of_step(number, offset, text, commands, start, done, step["complete"])

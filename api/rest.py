@@ -132,7 +132,7 @@ async def ask(body: Ask, request: Request, me=Depends(caller)):
 
 @router.get("/sessions/{session_id}/events", tags=["explanations"],
             responses={200: {"content": {"text/event-stream": {}}}, 204: {"description": "nothing to follow"}})
-async def events(session_id: uuid.UUID, request: Request, me=Depends(caller),
+async def events(session_id: str, request: Request, me=Depends(caller),
                  last_event_id: str | None = Header(default=None, max_length=40),
                  after: str | None = Query(default=None, max_length=40,
                                            description="a position token, as Last-Event-ID")):
@@ -150,13 +150,13 @@ async def events(session_id: uuid.UUID, request: Request, me=Depends(caller),
 
 
 @router.post("/sessions/{session_id}/pause", response_model=Control, tags=["explanations"])
-async def pause(session_id: uuid.UUID, request: Request, me=Depends(caller)):
+async def pause(session_id: str, request: Request, me=Depends(caller)):
     state = await run_in_threadpool((await tutor_of(request)).pause, me, str(session_id))
     return Control(status=state["status"], step=state["step"], position=state["position"])
 
 
 @router.post("/sessions/{session_id}/resume", response_model=Control, tags=["explanations"])
-async def resume(session_id: uuid.UUID, request: Request, me=Depends(caller)):
+async def resume(session_id: str, request: Request, me=Depends(caller)):
     state = await run_in_threadpool((await tutor_of(request)).resume, me, str(session_id))
     return Control(status=state["status"], step=state["step"], position=state["position"])
 
@@ -172,26 +172,26 @@ async def history(request: Request, me=Depends(caller), search: str = Query(defa
 
 
 @router.get("/sessions/{session_id}", tags=["history"])
-async def snapshot(session_id: uuid.UUID, request: Request, me=Depends(caller)) -> dict[str, Any]:
+async def snapshot(session_id: str, request: Request, me=Depends(caller)) -> dict[str, Any]:
     return await run_in_threadpool((await tutor_of(request)).snapshot, me, str(session_id))
 
 
 @router.delete("/sessions/{session_id}", status_code=204, tags=["history"])
-async def delete(session_id: uuid.UUID, request: Request, me=Depends(caller)):
+async def delete(session_id: str, request: Request, me=Depends(caller)):
     await run_in_threadpool((await tutor_of(request)).history.delete, me, str(session_id))
     return Response(status_code=204)
 
 
 @router.get("/sessions/{session_id}/export.md", tags=["history"],
             responses={200: {"content": {"text/markdown": {}}}})
-async def export(session_id: uuid.UUID, request: Request, me=Depends(caller)):
+async def export(session_id: str, request: Request, me=Depends(caller)):
     text = await run_in_threadpool((await tutor_of(request)).history.export_markdown, me, str(session_id))
     return Response(text, media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/sessions/{session_id}/whiteboard.svg", tags=["history"],
             responses={200: {"content": {"image/svg+xml": {}}}})
-async def whiteboard(session_id: uuid.UUID, request: Request, me=Depends(caller),
+async def whiteboard(session_id: str, request: Request, me=Depends(caller),
                      step: int | None = Query(default=None, ge=1, le=1000)):
     tutor = await tutor_of(request)
     svg = await run_in_threadpool(lambda: tutor.history.board_svg(me, str(session_id), step=step))
@@ -199,7 +199,7 @@ async def whiteboard(session_id: uuid.UUID, request: Request, me=Depends(caller)
 
 
 @router.post("/sessions/{session_id}/rating", status_code=204, tags=["history"])
-async def rate(session_id: uuid.UUID, body: Rating, request: Request, me=Depends(caller)):
+async def rate(session_id: str, body: Rating, request: Request, me=Depends(caller)):
     tutor = await tutor_of(request)
     await run_in_threadpool(lambda: tutor.history.rate(me, str(session_id), helpful=body.helpful,
                                                        comment=body.comment))
@@ -216,7 +216,7 @@ async def new_chat(body: NewChat, request: Request, me=Depends(caller)):
 
 
 @router.post("/chats/{chat_id}/messages", tags=["chat"], responses={200: {"content": {"text/event-stream": {}}}})
-async def send(chat_id: uuid.UUID, body: Message, request: Request, me=Depends(caller)):
+async def send(chat_id: str, body: Message, request: Request, me=Depends(caller)):
     """The reply as SSE: ``start``, ``content`` (whole words), ``done``; refusals come before the stream."""
     tutor = await tutor_of(request)
     replies = await run_in_threadpool(tutor.chats.send, me, str(chat_id), body.message)
@@ -225,7 +225,7 @@ async def send(chat_id: uuid.UUID, body: Message, request: Request, me=Depends(c
 
 
 @router.get("/chats/{chat_id}", tags=["chat"])
-async def chat(chat_id: uuid.UUID, request: Request, me=Depends(caller)) -> dict[str, Any]:
+async def chat(chat_id: str, request: Request, me=Depends(caller)) -> dict[str, Any]:
     messages = await run_in_threadpool((await tutor_of(request)).chats.history, me, str(chat_id))
     return {"chat_id": str(chat_id), "messages": [{**m, "created_at": m["created_at"].isoformat()
                                                    if hasattr(m["created_at"], "isoformat") else m["created_at"]}

@@ -156,7 +156,9 @@ def test_malformed_or_impossible_event_ids_are_refused(api, client):
     me, headers = api.user()
     sid = ask(client, headers)["session_id"]
     url = f"{V1}/sessions/{sid}/events"
-    for bad in ("x", "1:2", "-1:0:0", "1:0:0:0", "9:0:0", "1:999999:0", "1:0:99"):
+    first = LESSON.answer.steps[0].content
+    inside_formula = f"1:{first.index('$') + 2}:0"  # a position no chunk ever ends at
+    for bad in ("x", "1:2", "-1:0:0", "1:0:0:0", "9:0:0", "1:999999:0", "1:0:99", inside_formula):
         response = client.get(url, headers={**headers, "Last-Event-ID": bad})
         assert response.status_code == 422 and error_code(response) == "invalid_event_id", bad
     assert client.get(url, params={"after": "0:0:0"}, headers=headers).status_code == 200
@@ -222,7 +224,11 @@ def test_other_users_sessions_are_refused_everywhere(api, client):
         assert rating.status_code == 403
     missing = client.get(f"{V1}/sessions/{uuid.uuid4()}", headers=owner)
     assert missing.status_code == 404 and error_code(missing) == "session_not_found"
-    assert client.get(f"{V1}/sessions/not-a-uuid", headers=owner).status_code == 422
+    for not_an_id in ("not-a-uuid", "xx", "0" * 32, "%3Cscript%3E"):
+        response = client.get(f"{V1}/sessions/{not_an_id}", headers=owner)
+        assert response.status_code == 404 and error_code(response) == "session_not_found", not_an_id
+    response = client.get(f"{V1}/chats/abc", headers=owner)
+    assert response.status_code == 404 and error_code(response) == "chat_not_found"
 
 
 def test_history_snapshot_export_whiteboard_rating_delete(api, client):
