@@ -153,6 +153,13 @@ def overview(class_id: str, start, end, kpis: dict, csv_name) -> None:
             st.altair_chart(bars, width="stretch")
 
 
+    st.subheader(me.t("match_decisions"), anchor=False)
+    st.caption(me.t("match_decisions_help"))
+    decisions = tutor.frames.match_decisions(identity, class_id, start, end)
+    view.table(decisions, "match_decisions", csv_name, display=view.with_match_labels(decisions), columns={
+        "how": "col_how", "questions": "col_count", "share": "col_share", "avg_score": "col_avg_score"})
+
+
 def struggles(class_id: str, start, end, csv_name) -> None:
     st.caption(me.t("struggles_intro"))
     points = tutor.frames.struggle_points(identity, class_id, start, end)

@@ -22,7 +22,7 @@ ALGEBRA = LESSONS["01_ecuacion_segundo_grado"]
 GEOMETRY = LESSONS["07_teorema_pitagoras"]
 DAY1, DAY2, DAY3 = dt.date(2025, 3, 3), dt.date(2025, 3, 4), dt.date(2025, 3, 5)
 VIEWS = ("kpis", "questions_per_day", "top_questions", "topics", "struggle_points", "students_needing_help",
-         "ratings")
+         "ratings", "match_decisions")
 
 
 def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -267,6 +267,42 @@ def test_student_detail(world):
     assert ben.sessions[["question", "status", "helpful", "abandoned"]].values.tolist() == [
         [GEOMETRY.question.text, "streaming", None, True], [ALGEBRA.question.text, "complete", False, False]]
     assert list(ben.ratings["comment"]) == ["Demasiado rápido"]
+
+
+def records(frame, kind=dict):
+    """The rows with pandas' missing values as None."""
+    rows = frame.astype(object).where(frame.notna(), None)
+    return rows.to_dict("records") if kind is dict else rows.values.tolist()
+
+
+def test_match_decisions_on_the_past_days(world):
+    """The seeded hits carry no ``match`` (as before matching was logged): they count as exact."""
+    frame = world.tutor.frames.match_decisions(teacher(world), world.klass.id, DAY1, DAY2)
+    assert records(frame) == [
+        {"how": "exact", "questions": 2, "share": 0.6667, "avg_score": None},
+        {"how": "canonical", "questions": 0, "share": 0.0, "avg_score": None},
+        {"how": "similar", "questions": 0, "share": 0.0, "avg_score": None},
+        {"how": "generated", "questions": 1, "share": 0.3333, "avg_score": None}]
+
+
+def test_match_decisions_count_each_way_a_question_was_answered(own_world):
+    w = own_world
+    w.event("cache_hit", w.ana, at(DAY3, 9), lesson=ALGEBRA, match="similar", score=82.5)
+    w.event("cache_hit", w.ben, at(DAY3, 9), lesson=ALGEBRA, match="similar", score=91.5)
+    w.event("cache_hit", w.ben, at(DAY3, 10), lesson=GEOMETRY, match="exact", score=100.0)
+    w.event("cache_miss", w.ana, at(DAY3, 11), lesson=GEOMETRY)
+    w.event("cache_hit", w.cai, at(DAY3, 9), lesson=ALGEBRA, match="similar", score=60.0)  # another class
+    frame = w.tutor.frames.match_decisions(teacher(w), w.klass.id, DAY3, DAY3)
+    assert records(frame, list) == [["exact", 1, 0.25, None], ["canonical", 0, 0.0, None],
+                                     ["similar", 2, 0.5, 87.0], ["generated", 1, 0.25, None]]
+    w.tutor.ask(w.me(w.ana), "how does the chain rule work")  # a reworded lesson question, through the facade
+    start, end = around_today()
+    today_ = w.tutor.frames.match_decisions(teacher(w), w.klass.id, start, end)
+    assert today_[["how", "questions"]].values.tolist() == [["exact", 3], ["canonical", 1], ["similar", 0],
+                                                            ["generated", 0]]
+    assert records(today_, list)[1] == ["canonical", 1, 0.25, 100.0]
+    quiet = w.tutor.frames.match_decisions(teacher(w), w.klass.id, dt.date(2024, 1, 1), dt.date(2024, 1, 2))
+    assert quiet["questions"].tolist() == [0, 0, 0, 0] and quiet["share"].isna().all()
 
 
 # --- today, through the facade -------------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def assert_no_errors(nb):
 
 PROMPT_LAB_PROBE = ('{"rows": len(results), "pairs": len(set(zip(results.variant, results.question))), '
                     '"expected": len(VARIANTS) * len(QUESTIONS), "valid": int(results.valid.sum()), '
-                    '"variants": list(summary.index), "own_fake": fake is not None}')
+                    '"variants": list(summary.index), "own_fake": fake is not None, '
+                    '"matches": list(zip(matches.how, matches.score.fillna(-1)))}')
 
 
 def test_prompt_lab_uses_the_configured_provider(kernel_name, kernel_env, fake_ai, tmp_path):
@@ -99,6 +100,8 @@ def test_prompt_lab_starts_its_own_fake_server_without_a_provider(kernel_name, k
     assert_no_errors(nb)
     result = probed(nb)
     assert result["own_fake"] is True and result["rows"] == result["valid"] == 12
+    # reworded questions: found by text, by meaning (in both languages), and a trap that would be generated
+    assert result["matches"] == [["exact", 100.0], ["canonical", 100.0], ["canonical", 100.0], ["generated", -1]]
 
 
 def test_class_analytics_seeds_a_demo_class_and_charts_it(kernel_name, kernel_env, tmp_path):

@@ -245,7 +245,8 @@ def test_every_tab_renders_and_every_table_has_a_csv_under_it(world, media):
     select_answer(at, answer_id)
     assert not at.exception and not [e.value for e in at.error]
     tables = table_keys(at)
-    assert tables == ["teacher_table_top_questions", "teacher_table_topics", "teacher_table_struggles",
+    assert tables == ["teacher_table_top_questions", "teacher_table_topics", "teacher_table_match_decisions",
+                      "teacher_table_struggles",
                       "teacher_table_needing_help", "teacher_table_student_sessions",
                       "teacher_table_student_questions", "teacher_table_student_pauses",
                       "teacher_table_student_ratings", "teacher_table_ratings", "teacher_table_answers",
@@ -274,6 +275,26 @@ def test_every_tab_renders_and_every_table_has_a_csv_under_it(world, media):
     assert served.filename == csv_file_name(world.klass.name, "top_questions", start, end) == \
         f"3o-eso-b-top-questions-{start}-{end}.csv"
     assert served.content.startswith(b"\xef\xbb\xbf")  # a BOM, so Excel reads the accents
+
+
+def test_the_overview_shows_how_answers_were_found_in_spanish(world, media):
+    """Ana's reworded question is served by meaning; the table says so in Spanish and its CSV is core's frame."""
+    state = world.tutor.ask(me(world, world.ana), "Una ecuación de segundo grado, ¿cómo se resuelve?")
+    assert state["question_hash"] == ALGEBRA.question.hash
+    at = teacher_page()
+    assert "Cómo se encontraron las respuestas" in [h.value for h in at.subheader]
+    shown = frame_of(at, "match_decisions")
+    assert shown[["how", "questions"]].values.tolist() == [
+        ["Misma pregunta", 4], ["Mismo significado", 1], ["Pregunta parecida", 0], ["Generada", 0]]
+    config = json.loads(at.get_by_key("teacher_table_match_decisions").dataframe[0].proto.columns)
+    assert [config[c]["label"] for c in ("how", "questions", "share", "avg_score")] == [
+        "Cómo", "Número", "Proporción", "Parecido medio (0–100)"]
+    start, end = last_30_days()
+    frame = world.tutor.frames.match_decisions(me(world, world.teacher), world.klass.id, start, end)
+    assert frame["how"].tolist() == ["exact", "canonical", "similar", "generated"]
+    served = media(at.download_button(key="teacher_csv_match_decisions").proto.url)
+    assert served.content == to_csv(frame) and at.download_button(key="teacher_csv_match_decisions").label == \
+        "Descargar CSV"
 
 
 def test_struggles_students_and_ratings_show_core_frames(world):

@@ -69,7 +69,7 @@ def _column(frame: pd.DataFrame, column: str, label: str):
     if pd.api.types.is_integer_dtype(dtype):
         return st.column_config.NumberColumn(label, format="%d")
     if pd.api.types.is_float_dtype(dtype):
-        return st.column_config.NumberColumn(label, format="percent" if column.endswith("_rate") else "%.2f")
+        return st.column_config.NumberColumn(label, format="percent" if column.endswith("_rate") or column == "share" else "%.2f")
     return st.column_config.TextColumn(label)
 
 
@@ -84,6 +84,14 @@ def with_topic(frame: pd.DataFrame) -> pd.DataFrame:
     shown = frame.copy()
     if "subject" in shown:
         shown["subject"] = shown["subject"].fillna("").astype(str).replace("", me.t("no_topic"))
+    return shown
+
+
+def with_match_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """``match_decisions`` with each way a question was answered in words ("Mismo significado", …)."""
+    me = app.who()
+    shown = frame.copy()
+    shown["how"] = [me.t(f"how_{how}") for how in shown["how"]]
     return shown
 
 

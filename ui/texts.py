@@ -175,6 +175,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "top_questions": {"es": "Lo más preguntado", "en": "Most asked questions"},
     "topics": {"es": "Temas", "en": "Topics"},
     "no_topic": {"es": "(sin tema)", "en": "(no topic)"},
+    "match_decisions": {"es": "Cómo se encontraron las respuestas", "en": "How answers were found"},
+    "match_decisions_help": {"es": "Cada pregunta se responde con una explicación guardada (por el mismo texto, el "
+                                   "mismo significado o una pregunta parecida que pasa los controles) o generando "
+                                   "una nueva.",
+                             "en": "Each question is answered with a stored explanation (by the same text, the same "
+                                   "meaning or a similar question that passes the checks) or by generating a new one."},
+    "how_exact": {"es": "Misma pregunta", "en": "Same question"},
+    "how_canonical": {"es": "Mismo significado", "en": "Same meaning"},
+    "how_similar": {"es": "Pregunta parecida", "en": "Similar question"},
+    "how_generated": {"es": "Generada", "en": "Generated"},
     "nothing_in_range": {"es": "Nada en estas fechas.", "en": "Nothing in these dates."},
     "download_csv": {"es": "Descargar CSV", "en": "Download CSV"},
     "struggles_intro": {"es": "Dónde se paran o abandonan los estudiantes, por lección y paso (paso 0: antes de empezar).",
@@ -253,6 +263,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "col_question": {"es": "Pregunta", "en": "Question"},
     "col_subject": {"es": "Tema", "en": "Topic"},
     "col_asked": {"es": "Veces", "en": "Times asked"},
+    "col_how": {"es": "Cómo", "en": "How"},
+    "col_share": {"es": "Proporción", "en": "Share"},
+    "col_avg_score": {"es": "Parecido medio (0–100)", "en": "Average similarity (0–100)"},
     "col_students": {"es": "Estudiantes", "en": "Students"},
     "col_last_asked": {"es": "Última vez", "en": "Last asked"},
     "col_first_asked": {"es": "Primera vez", "en": "First asked"},

@@ -40,6 +40,9 @@ from .frame_queries import (
 DAILY_KINDS = {"question_asked": "questions", "complete": "completed", "pause": "pauses", "error": "errors"}
 # How much each sign weighs in "needs help": repeating a question or giving up says more than one pause.
 HELP_WEIGHTS = {"pauses": 1, "repeated_questions": 2, "abandoned": 3, "unhelpful_ratings": 3}
+# How a question was answered: found by exact text, by meaning (canonical form), by a similar question that passed
+# the guards, or generated because nothing stored fit (a ``cache_miss``).
+MATCH_WAYS = ("exact", "canonical", "similar", "generated")
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,27 @@ class Frames:
         scope = self._scope(identity, class_id, start, end)
         with self.engine.connect() as conn:
             return frame_of(conn, ratings_query(scope))
+
+    def match_decisions(self, identity, class_id: str, start, end) -> pd.DataFrame:
+        """How the class's questions were answered, one row per way (``exact``, ``canonical``, ``similar``,
+        ``generated``; zeros included): ``how``, ``questions``, ``share`` (of all; missing when there were none)
+        and ``avg_score`` (the matcher's 0–100 score; missing for exact hits and generations)."""
+        scope = self._scope(identity, class_id, start, end)
+        e = db.events
+        how = sa.case((e.c.kind == "cache_miss", "generated"),
+                      else_=sa.func.coalesce(e.c.data["match"].as_string(), "exact"))
+        query = (sa.select(how.label("how"), sa.func.count().label("questions"),
+                           sa.func.avg(e.c.data["score"].as_float()).label("avg_score"))
+                 .where(scope.events("cache_hit", "cache_miss")).group_by(how))
+        with self.engine.connect() as conn:
+            counts = frame_of(conn, query).set_index("how").reindex(list(MATCH_WAYS))
+        total = int(counts["questions"].fillna(0).sum())
+        result = pd.DataFrame({"how": list(MATCH_WAYS),
+                               "questions": counts["questions"].fillna(0).astype("int64").to_numpy()})
+        result["share"] = [round(n / total, 4) if total else None for n in result["questions"]]
+        result["avg_score"] = [None if pd.isna(s) or way in ("exact", "generated") else round(float(s), 1)
+                               for way, s in zip(MATCH_WAYS, counts["avg_score"])]
+        return result
 
     def student_detail(self, identity, class_id: str, student_id: str, start, end) -> StudentDetail:
         """One student's sessions, questions, pauses and ratings in the range. ``Forbidden`` unless the student
