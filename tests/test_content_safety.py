@@ -116,11 +116,13 @@ def text_of(events) -> str:
 
 @pytest.mark.parametrize("payload, code", HOSTILE[::4])
 def test_a_hostile_model_answer_is_repaired(make_tutor, ai, fake_ai, payload, code):
-    serve(fake_ai, answer_with(payload))
+    """The payload is never shown, not even while the step is still being written (the text before it may be:
+    text once shown stays, and the repaired answer goes on after it)."""
+    serve(fake_ai, answer_with(f"{payload} Y el texto sigue después."))
     events, _ = read(make_tutor(**ai), "¿Qué es una parábola?")
     assert events[-1]["event"] == "explanation_complete"
     assert len(fake_ai.calls) == 2 and "steps[1].content" in fake_ai.calls[1]["messages"][-1]["content"]
-    assert "Texto normal." not in text_of(events)
+    assert payload not in text_of(events) and "sigue después" not in text_of(events)
 
 
 def test_a_model_that_insists_gets_a_clear_error_and_nothing_cached(make_tutor, ai, fake_ai):

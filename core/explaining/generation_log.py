@@ -21,6 +21,7 @@ from typing import Callable
 from ..content.answers import MAX_CONTENT, STEP_TYPES, Step, validate_step
 from ..content.mathtext import WHITESPACE, safe_prefix, to_markdown_math
 from ..content.questions import MARKUP
+from ..content.safety import content_problems
 from ..errors import AIError
 
 LOG_TTL_S = 3600
@@ -87,8 +88,8 @@ class LogWriter:
             return  # the title and type come first: until the content starts, they may still be unfinished
         text = growing_text(raw["content"])
         title = " ".join(str(raw.get("title") or "").split())
-        if not text or not title or MARKUP.search(title + "\n" + text):
-            return
+        if not text or not title or MARKUP.search(title + "\n" + text) or content_problems(title + "\n" + text):
+            return  # what the step's validation would refuse is never shown, not even for a moment
         index = len(self.steps)
         if self.growing is None:
             self._append({"type": "start", "index": index, "title": title, "kind": raw["type"], "text": text})
