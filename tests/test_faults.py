@@ -78,8 +78,10 @@ class OwnRedis:
         subprocess.run([shutil.which("redis-server"), "--port", "0", "--unixsocket", str(self.socket), "--save", "",
                         "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.dir / "redis.pid"),
                         "--dir", str(self.dir)], check=True, capture_output=True)
-        wait_until(lambda: (self.dir / "redis.pid").exists() and self.socket.exists(), what="redis to start")
-        self.pid = int((self.dir / "redis.pid").read_text())
+        pidfile = self.dir / "redis.pid"
+        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() and self.socket.exists(),
+                   what="redis to start")  # the pid file exists a moment before its number is written
+        self.pid = int(pidfile.read_text())
 
     def stop(self) -> None:
         if self.pid is None:
