@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import httpx
@@ -22,6 +23,12 @@ LEVELS = (100, 300, 500)
 QUICK_LEVELS = (100,)
 FIRST_CHUNK_RUNS = 30
 WINDOW_S = 10.0
+
+
+def _run(coroutine):
+    """``asyncio.run`` on a thread of its own: the browser benchmarks' Playwright keeps an event loop on this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def parameters(quick: bool) -> dict:
@@ -100,7 +107,7 @@ def run(backend, server: StreamlitServer, tutor, results: Results, quick: bool, 
     headers = {"Authorization": f"Bearer {tokens[-1]}"}
     try:
         log("  api: first chunk, bytes per character")
-        first = asyncio.run(_first_chunks(server.url, headers, question, FIRST_CHUNK_RUNS // (3 if quick else 1)))
+        first = _run(_first_chunks(server.url, headers, question, FIRST_CHUNK_RUNS // (3 if quick else 1)))
         results.put("api_sse_first_chunk_ms_p50", percentile(first, 50), "ms", n=len(first),
                     method="GET /events sent → first content_chunk line read; cached answer")
         results.put("api_sse_first_chunk_ms_p99", percentile(first, 99), "ms", n=len(first))
@@ -108,7 +115,7 @@ def run(backend, server: StreamlitServer, tutor, results: Results, quick: bool, 
         async def one():
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
                 return await _stream(http, headers, question)
-        size, chars = asyncio.run(one())
+        size, chars = _run(one())
         results.put("api_sse_bytes_per_text_char", size / chars, "bytes/char", stream_bytes=size, text_chars=chars)
     except Exception as error:
         results.failed("api", error)
@@ -117,7 +124,7 @@ def run(backend, server: StreamlitServer, tutor, results: Results, quick: bool, 
     for n in levels:
         log(f"  api: {n} concurrent SSE streams")
         try:
-            gaps = asyncio.run(_level(server.url, tokens[used:used + n], question, p["window_s"]))
+            gaps = _run(_level(server.url, tokens[used:used + n], question, p["window_s"]))
             used += n
             p99 = percentile(gaps, 99)
         except Exception as error:

@@ -17,7 +17,6 @@ import re
 import time
 from pathlib import Path
 from typing import Callable
-from urllib.parse import parse_qs, urlparse
 
 from core.testing.probes import chunk_text, formula_spans, load_lessons
 
@@ -137,8 +136,7 @@ def _warm_up(context, url: str, tutor, identity, lesson) -> None:
         page.locator(key("ask") + " button").click()
         page.wait_for_url(re.compile(r"[?&]session="))
         page.locator(key("step_1")).wait_for()
-        session_id = parse_qs(urlparse(page.url).query)["session"][0]
-        tutor.pause(identity, session_id)
+        page.locator(key("pause") + " button").click()  # as a student would
         page.locator(key("resume") + " button").wait_for()
     finally:
         page.close()

@@ -182,3 +182,4 @@ def test_a_corrupted_file_is_store_unavailable_for_reads_too(tmp_path):
         with pytest.raises(StoreError) as refused:
             read()
         assert isinstance(refused.value.__cause__, sqlite3.DatabaseError)
+

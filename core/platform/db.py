@@ -242,10 +242,14 @@ def private_file(path: Path) -> Path:
     """Make ``path`` (created empty if missing) and its SQLite ``-wal``/``-shm`` files readable by this user only.
 
     Creating the file 0600 before SQLite opens it matters: SQLite gives the ``-wal`` and ``-shm`` files it creates
-    later the database file's own permissions.
+    later the database file's own permissions. An existing file is never opened here: closing any descriptor of a
+    file drops every POSIX lock this process holds on it, including those of SQLite connections already open.
     """
     path = Path(path)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
     for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if each.exists():
             each.chmod(0o600)
