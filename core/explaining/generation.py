@@ -2,7 +2,8 @@
 
 The process that wins the lock ``gen:<question hash>`` runs the model in a background thread and writes what the
 model has written so far to the generation's log (``generation_log``): the text of the step being written as it
-grows, each step once final, the maths claims of a step that do not hold, then the end or the error. Every asker (this process or another) follows that log.
+grows, each step once final, the maths claims of a step that do not hold, then the end or the error. Every
+asker (this process or another) follows that log.
 
 The answer is cached only when the whole of it is valid; a failure caches nothing. An answer whose maths check
 (``verification``) failed is kept for a teacher's review, not served: the next ask generates again, showing the
@@ -18,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+
 from ..content.answers import Answer, AnswerSchema, estimate_duration, validate_answer
 from ..errors import AIError, TutorError
 from .generation_log import LOG_TTL_S, LogWriter, lock_name
