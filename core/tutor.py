@@ -312,7 +312,7 @@ class Tutor:
 
     def setup_hint(self, identity: Identity) -> str | None:
         """For an admin of a tutor without a provider: how to configure one (never shown to students)."""
-        if self.has_provider or identity.role != "admin":
+        if self.has_provider or not authorization.is_admin(identity):
             return None
         return t("ai_setup_hint", identity.language)
 

@@ -21,7 +21,7 @@ def tutor(make_tutor, backend):
 
 @pytest.fixture
 def student(tutor):
-    return tutor.identity_of(tutor.accounts.register("ana@example.org", "password123", language="es"))
+    return tutor.identity_of(tutor.accounts.register("ana@example.org", "otter-42-moss", language="es"))
 
 
 def test_one_expression_written_four_ways_is_one_key():
@@ -119,13 +119,13 @@ def test_a_newly_stored_answer_is_matched_and_a_retired_one_is_not(tutor, studen
     answer, _ = validate_answer({"steps": [{"title": "Primos", "type": "text", "content": "Un primo…"}]})
     answer_id = tutor.cache.store(question, answer, model="m", prompt_version="p")
     assert tutor.match("que es un numero primo, porfavor")["question_hash"] == question.hash
-    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "password123", role="teacher"))
+    teacher = tutor.identity_of(tutor.accounts.register("teo@example.org", "otter-42-moss", role="teacher"))
     tutor.curation.retire(teacher, answer_id)
     assert tutor.match("que es un numero primo, porfavor") is None
 
 
 def test_admins_alone_get_the_configuration_hint(tutor, student):
-    admin = tutor.identity_of(tutor.accounts.register("root@example.org", "password123", role="admin"))
+    admin = tutor.identity_of(tutor.accounts.register("root@example.org", "otter-42-moss", role="admin"))
     assert tutor.setup_hint(student) is None and "OPENAI_API_KEY" in tutor.setup_hint(admin)
 
 

@@ -21,6 +21,11 @@ def is_staff(who) -> bool:
     return who.role in STAFF_ROLES
 
 
+def is_admin(who) -> bool:
+    """Runs the deployment: sees operators' hints (how to configure a provider) besides everything staff sees."""
+    return who.role == "admin"
+
+
 def require_staff(who) -> None:
     if not is_staff(who):
         raise Forbidden()
