@@ -171,23 +171,29 @@ class Board:
         """``label`` as a text element at its best spot; its box is kept for the labels placed after it."""
         text = clean_text(label.text)
         width = len(text) * CHAR_WIDTH * label.size
-        boxes = [text_box(_left(x, width, anchor), y, width, label.size) for x, y, anchor in label.spots]
+        spots = [self._inside(spot, width, label.size) for spot in label.spots]
+        boxes = [text_box(_left(x, width, anchor), y, width, label.size) for x, y, anchor in spots]
         best = min(range(len(boxes)), key=lambda i: (self._cost(boxes[i]), i))
-        x, y, anchor = label.spots[best]
+        x, y, anchor = spots[best]
         self._labels.append((owner, boxes[best]))
         attrs = {"x": x, "y": y, "font-size": label.size, "font-weight": 600 if label.bold else None,
                  "fill": label.color, "text-anchor": None if anchor == "start" else anchor, **_HALO}
         return tag("text", attrs, text)
 
+    def _inside(self, spot: tuple[float, float, str], width: float, size: float) -> tuple[float, float, str]:
+        """``spot`` moved the least that keeps a text of ``width`` and ``size`` on the board (a cut text is lost)."""
+        x, y, anchor = spot
+        left = _left(x, width, anchor)
+        x += max(0.0, 4 - left) - max(0.0, left + width - (self.width - 4))
+        y += max(0.0, self._top + 0.78 * size - y) - max(0.0, y + 0.22 * size - (self.height - MARGIN + 4))
+        return x, y, anchor
+
     def _cost(self, box: Box) -> int:
-        inside = (4 <= box[0] and box[2] <= self.width - 4 and self._top <= box[1]
-                  and box[3] <= self.height - MARGIN + 4)
-        cost = 0 if inside else 400
-        cost += 1000 * sum(_overlap(box, other) for _, other in self._labels)
-        cost += 20 * sum(_overlap(box, other) for _, other in self._boxes)
+        cost = 1000 * sum(_overlap(box, other) for _, other in self._labels)
+        cost += 150 * sum(_overlap(box, other) for _, other in self._boxes)
         for _, bounds, chunk in self._lines:
             if _overlap(box, bounds):
-                cost += 10 * sum(_crosses(box, *line) for line in chunk)
+                cost += 10 * any(_crosses(box, *line) for line in chunk)
         return cost
 
     # --- the frame ----------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ Point = tuple[float, float]
 Line = tuple[Point, Point]
 Box = tuple[float, float, float, float]  # left, top, right, bottom
 LABEL_SIZE, TEXT_SIZE = 14.0, 15.0
-CHAR_WIDTH = 0.55  # a character's estimated width, in font sizes
+CHAR_WIDTH = 0.6  # a character's estimated width, in font sizes (system sans-serif fonts, digits and signs)
 
 
 def text_box(left: float, baseline: float, width: float, size: float) -> Box:
