@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from core.content.board import Board
+from core.content.board import HEIGHT, WIDTH, Board
 from core.content.canvas import validate_command
+from core.content.svg_shapes import CHAR_WIDTH, text_box
 from core.content.library import load_lessons
 from core.content.svg import render_svg
 
@@ -142,3 +143,86 @@ def test_two_boards_get_different_clip_ids_and_keep_theirs():
         ids.append(ET.fromstring(board.svg()).find(f".//{SVG}clipPath").get("id"))
     assert ids[0] != ids[1]
     assert ET.fromstring(first.svg()).find(f".//{SVG}clipPath").get("id") == ids[0]
+
+
+# --- readable on any screen --------------------------------------------------------------------------------------
+
+def board_states(lesson):
+    """The board at the end of each step that draws (before a later ``clear`` wipes it)."""
+    drawn = []
+    for step in lesson.answer.steps:
+        drawn += sorted(step.canvas_commands, key=lambda c: c["at_char"])
+        if step.canvas_commands:
+            yield ET.fromstring(render_svg(drawn))
+
+
+ALL_STATES = [(lesson.name, root) for lesson in LESSONS for root in board_states(lesson)]
+SMALLEST_SCREEN = 320  # CSS px: the explanation component never shows the board narrower
+
+
+def test_every_text_is_at_least_12_css_px_on_a_320_px_board():
+    sizes = {}
+    for name, root in ALL_STATES:
+        width = float(root.get("viewBox").split()[2])
+        for text in root.iter(f"{SVG}text"):
+            sizes[(name, text.text)] = float(text.get("font-size")) * SMALLEST_SCREEN / width
+    assert len(sizes) > 200
+    assert min(sizes.values()) >= 12, sorted(sizes.items(), key=lambda item: item[1])[:5]
+
+
+def label_boxes(root: ET.Element) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """The estimated box of every label (texts with a halo: labels, text commands, axis names)."""
+    boxes = []
+    for text in root.iter(f"{SVG}text"):
+        if text.get("paint-order") != "stroke":
+            continue
+        size, x = float(text.get("font-size")), float(text.get("x"))
+        width = len(text.text) * CHAR_WIDTH * size
+        left = {"middle": x - width / 2, "end": x - width}.get(text.get("text-anchor"), x)
+        boxes.append((text.text, text_box(left, float(text.get("y")), width, size)))
+    return boxes
+
+
+def overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_no_two_labels_overlap_and_none_leaves_the_board():
+    collisions, outside, labels = [], [], 0
+    for name, root in ALL_STATES:
+        boxes = label_boxes(root)
+        labels += len(boxes)
+        collisions += [(name, a, b) for i, (a, box) in enumerate(boxes) for b, other in boxes[i + 1:]
+                       if overlap(box, other)]
+        outside += [(name, text) for text, box in boxes
+                    if box[0] < 0 or box[1] < 0 or box[2] > WIDTH or box[3] > HEIGHT]
+    assert labels > 150
+    assert collisions == [] and outside == []
+
+
+def test_labels_have_a_white_halo_and_the_board_a_painted_background():
+    name, root = ALL_STATES[0]
+    labels = root.find(f"{SVG}g[@data-layer='labels']")
+    assert all(text.get("stroke") == "#ffffff" and text.get("paint-order") == "stroke" for text in labels.iter(f"{SVG}text"))
+    background = root.find(f"{SVG}rect")
+    assert background.get("fill") == "#ffffff" and float(background.get("width")) >= WIDTH - 1
+
+
+def test_labels_move_away_from_earlier_labels():
+    point = {"op": "point", "x": 0, "y": 0, "label": "A long label"}
+    root = ET.fromstring(render_svg([validate_command(point), validate_command(point)]))
+    [(_, first), (_, second)] = label_boxes(root)
+    assert not overlap(first, second)
+
+
+def test_a_lesson_can_name_its_axes_hide_the_ticks_or_hide_the_axes():
+    bounds = {"op": "axes", "x_min": 0, "x_max": 5, "y_min": 0, "y_max": 40}
+    named = ET.fromstring(render_svg([validate_command({**bounds, "x_label": "t (s)", "y_label": "v (m/s)"})]))
+    texts = [t.text for t in named.iter(f"{SVG}text")]
+    assert {"t (s)", "v (m/s)", "20"} <= set(texts) and "x" not in texts and "y" not in texts
+    plain = ET.fromstring(render_svg([validate_command({**bounds, "ticks": False})]))
+    assert [t.text for t in plain.iter(f"{SVG}text")] == ["x", "y"]
+    hidden = ET.fromstring(render_svg([validate_command({**bounds, "visible": False}),
+                                       validate_command({"op": "point", "x": 1, "y": 20})]))
+    assert list(hidden.find(f"{SVG}g[@data-layer='axes']").iter(f"{SVG}line")) == []
+    assert hidden.find(f".//{SVG}circle").get("cx") == "78"  # the coordinates still hold: 10 + 340 / 5

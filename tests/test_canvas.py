@@ -24,7 +24,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 VALID = [
     {"op": "axes", "x_min": -5, "x_max": 5, "y_min": -2, "y_max": 8, "grid": True},
+    {"op": "axes", "x_min": -5, "x_max": 5, "y_min": -2, "y_max": 8, "ticks": False, "x_label": "t (s)",
+     "y_label": "v (m/s)"},
+    {"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "visible": False},
     {"op": "point", "x": 1, "y": 2, "label": "P"},
+    {"op": "text", "x": 1, "y": 2, "text": "c = ?", "id": "c-side_2"},
     {"op": "segment", "x1": 0, "y1": 0, "x2": 3, "y2": 4, "label": "AB"},
     {"op": "arrow", "x1": 0, "y1": 0, "x2": 3, "y2": 4},
     {"op": "vector", "x2": 2, "y2": -1, "label": "v"},
@@ -85,7 +89,7 @@ def test_normalised_form():
 
 def test_null_fields_of_the_strict_schema_are_ignored():
     fields = ["x", "y", "x1", "y1", "x2", "y2", "r", "w", "h", "x_min", "x_max", "y_min", "y_max", "points",
-              "text", "expr", "label", "color", "grid", "at_char"]
+              "text", "expr", "label", "color", "grid", "ticks", "visible", "x_label", "y_label", "id", "at_char"]
     raw = {name: None for name in fields} | {"op": "point", "x": 1.5, "y": -2}
     assert validate_command(raw) == {"op": "point", "x": 1.5, "y": -2.0, "color": "blue", "at_char": 0}
 
@@ -103,6 +107,18 @@ INVALID = [
     ({"op": "axes", "x_min": 1, "x_max": 1, "y_min": 0, "y_max": 1}, "less than"),
     ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 2, "y_max": 1}, "less than"),
     ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "grid": 1}, "true or false"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "ticks": "no"}, "ticks must be true or false"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "visible": 0}, "visible must be true or"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "x_label": "t" * 25}, "longer than 24"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "y_label": 3}, "y_label must be a string"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "y_label": "\x00"}, "y_label is empty"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "id": "a"}, "unknown field"),
+    ({"op": "clear", "id": "a"}, "unknown field"),
+    ({"op": "point", "x": 0, "y": 1, "ticks": False}, "unknown field"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": "1st"}, "id must be"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": 'a" onload="x'}, "id must be"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": "a" * 33}, "id must be"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": 7}, "id must be"),
     ({"op": "point", "x": "1", "y": 2}, "number"),
     ({"op": "point", "x": 1001, "y": 2}, "within"),
     ({"op": "point", "x": -1000.5, "y": 2}, "within"),
