@@ -58,6 +58,8 @@ _NONCHARACTERS = frozenset("\ufffe\uffff")
 
 def clean_text(value: str) -> str:
     """``value`` on one line: whitespace runs become one space; control, surrogate and bidi characters go."""
+    if value.isascii() and value.isprintable():  # the common case (numbers, path data), without a look-up per char
+        return " ".join(value.split())
     kept = []
     for char in value:
         if char in "\t\n\r\f\v":
