@@ -7,11 +7,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from core.content import svg_shapes
 from core.content.board import HEIGHT, WIDTH, Board
 from core.content.canvas import validate_command
-from core.content.svg_shapes import CHAR_WIDTH, text_box
 from core.content.library import load_lessons
 from core.content.svg import render_svg
+from core.content.svg_shapes import CHAR_WIDTH, text_box
 
 NS = "http://www.w3.org/2000/svg"
 SVG = "{" + NS + "}"
@@ -201,9 +202,9 @@ def test_no_two_labels_overlap_and_none_leaves_the_board():
 
 
 def test_labels_have_a_white_halo_and_the_board_a_painted_background():
-    name, root = ALL_STATES[0]
-    labels = root.find(f"{SVG}g[@data-layer='labels']")
-    assert all(text.get("stroke") == "#ffffff" and text.get("paint-order") == "stroke" for text in labels.iter(f"{SVG}text"))
+    _, root = ALL_STATES[0]
+    labels = list(root.find(f"{SVG}g[@data-layer='labels']").iter(f"{SVG}text"))
+    assert labels and all(t.get("stroke") == "#ffffff" and t.get("paint-order") == "stroke" for t in labels)
     background = root.find(f"{SVG}rect")
     assert background.get("fill") == "#ffffff" and float(background.get("width")) >= WIDTH - 1
 
@@ -226,3 +227,29 @@ def test_a_lesson_can_name_its_axes_hide_the_ticks_or_hide_the_axes():
                                        validate_command({"op": "point", "x": 1, "y": 20})]))
     assert list(hidden.find(f"{SVG}g[@data-layer='axes']").iter(f"{SVG}line")) == []
     assert hidden.find(f".//{SVG}circle").get("cx") == "78"  # the coordinates still hold: 10 + 340 / 5
+
+
+# --- plots are evaluated once -------------------------------------------------------------------------------------
+
+def test_a_plot_is_compiled_and_sampled_once_per_expression_range_and_view(monkeypatch):
+    compiled, evaluations = [], []
+    real = svg_shapes.compile_expression
+
+    def counting(expr):
+        function = real(expr)
+        compiled.append(expr)
+        return lambda x: evaluations.append(x) or function(x)
+
+    monkeypatch.setattr(svg_shapes, "compile_expression", counting)
+    svg_shapes.sample_plot.cache_clear()
+    axes = validate_command({"op": "axes", "x_min": -3, "x_max": 3, "y_min": -1, "y_max": 9})
+    plot = validate_command({"op": "plot", "expr": "x^2", "label": "y = x²"})
+    board = Board()
+    for command in (axes, plot, validate_command({"op": "point", "x": 1, "y": 1, "label": "P"})):
+        board.add(command)
+    assert compiled == ["x^2"] and 201 <= len(evaluations) <= 220
+    render_svg([axes, plot])
+    render_svg([axes, {**plot, "color": "red"}])
+    assert compiled == ["x^2"] and len(evaluations) <= 220
+    render_svg([validate_command({**axes, "x_max": 4}), plot])  # another view: sampled again
+    assert compiled == ["x^2", "x^2"]
