@@ -267,7 +267,7 @@ def validate_command(raw: dict) -> dict:
     """The normalised form of one command, or ``CanvasError`` with the reason it is invalid.
 
     Null fields are dropped; ``color`` defaults to ``"blue"`` and ``at_char`` to 0; numbers become floats and
-    ``points`` a list of ``[x, y]`` lists. Fields come out in a fixed order: op, the op's fields, label, color,
+    ``points`` a list of ``[x, y]`` lists. Fields come out in a fixed order: op, the op's fields, label, id, color,
     at_char.
     """
     if not isinstance(raw, dict):
