@@ -18,7 +18,7 @@ if __name__ == "__main__":  # a page run
         who = ui.resolve(ui.get_tutor())
         ui.style()
         chrome.set_document_language(who.lang)
-        navigation = st.navigation(chrome.with_not_found_page(ui.pages_for(who), who), position="sidebar")
+        navigation = st.navigation(chrome.with_requested_page(ui.pages_for(who), who), position="sidebar")
         ui.sidebar(who)
         ui.sync_cookie(who)
         navigation.run()
