@@ -33,6 +33,9 @@ SCHEMES = ("light", "dark")
 MAX_HEIGHT = 2200  # a tall page is photographed whole up to this height
 TIMEOUT_MS = 60_000  # a wait for the app, not a measurement
 STARTED = time.monotonic()
+# JavaScript: is the app's background dark (the theme in use follows the emulated colour scheme)
+DARK_BACKGROUND = ("getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor"
+                   ".match(/\\d+/g).slice(0, 3).reduce((sum, c) => sum + Number(c), 0) < 384")
 
 FINISHED_LESSON = "07_teorema_pitagoras"
 CLASS_LESSONS = ("01_ecuacion_segundo_grado", "26_newton_second_law")
@@ -117,6 +120,8 @@ def shots(demo: Demo) -> list[Shot]:
 # --- the browser --------------------------------------------------------------------------------------------------
 
 def take(server: StreamlitServer, selected: list[Shot], out: Path, widths, schemes) -> list[Path]:
+    """One browser context per width and user (signed in once); each page is loaded once and photographed in
+    every colour scheme (Streamlit follows ``prefers-color-scheme`` live)."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
     base, written = server.url, []
@@ -124,29 +129,29 @@ def take(server: StreamlitServer, selected: list[Shot], out: Path, widths, schem
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for width in widths:
-                for scheme in schemes:
-                    for user in dict.fromkeys(shot.user for shot in selected):
-                        context = browser.new_context(viewport={"width": width, "height": WIDTHS[width]},
-                                                      color_scheme=scheme, locale="es-ES", device_scale_factor=1)
-                        context.set_default_timeout(TIMEOUT_MS)
-                        page = context.new_page()
-                        doing = f"signing in as {user}"
-                        try:
-                            if user:
-                                _sign_in(page, base, user)
-                            for shot in (s for s in selected if s.user == user):
+                for user in dict.fromkeys(shot.user for shot in selected):
+                    context = browser.new_context(viewport={"width": width, "height": WIDTHS[width]},
+                                                  color_scheme=schemes[0], locale="es-ES", device_scale_factor=1)
+                    context.set_default_timeout(TIMEOUT_MS)
+                    page = context.new_page()
+                    doing = f"signing in as {user}"
+                    try:
+                        if user:
+                            _sign_in(page, base, user)
+                        for shot in (s for s in selected if s.user == user):
+                            doing = f"opening {shot.path} at {width} px"
+                            _open(page, base, shot, WIDTHS[width])
+                            for scheme in schemes:
                                 path = out / f"{shot.name}-{width}-{scheme}.png"
                                 doing = f"photographing {path.name}"
-                                _photograph(page, base, shot, path, WIDTHS[width])
-                                if page.locator("[data-testid=stAlertContentError]").count():
-                                    log = server.log_path.read_text()[-3000:]
-                                    raise ScreenshotError(f"{path.name} shows an error; the app's log ends:\n{log}")
+                                _photograph(page, scheme, path)
+                                _check(page, server, path)
                                 written.append(path)
                                 print(f"  {path}", flush=True)
-                        except PlaywrightError as error:
-                            raise ScreenshotError(f"{doing} ({base}): {error}") from error
-                        finally:
-                            context.close()
+                    except PlaywrightError as error:
+                        raise ScreenshotError(f"{doing} ({base}): {error}") from error
+                    finally:
+                        context.close()
         finally:
             browser.close()
     return written
@@ -161,8 +166,9 @@ def _sign_in(page, base: str, user: str) -> None:
     _settle(page)
 
 
-def _photograph(page, base: str, shot: Shot, path: Path, height: int) -> None:
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": height})
+def _open(page, base: str, shot: Shot, height: int) -> None:
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": height})
     page.goto(base + shot.path)
     _settle(page)
     if shot.tab is not None:
@@ -170,10 +176,23 @@ def _photograph(page, base: str, shot: Shot, path: Path, height: int) -> None:
         _settle(page)
     if shot.tall:
         content = page.evaluate("() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
-        page.set_viewport_size({"width": page.viewport_size["width"], "height": min(MAX_HEIGHT, max(height, content))})
+        page.set_viewport_size({"width": width, "height": min(MAX_HEIGHT, max(height, content))})
         _settle(page)
+
+
+def _photograph(page, scheme: str, path: Path) -> None:
+    page.emulate_media(color_scheme=scheme)
+    page.wait_for_function(f"scheme => ({DARK_BACKGROUND}) === (scheme === 'dark')", arg=scheme)
+    _settle(page)
     page.screenshot(path=str(path), animations="disabled", caret="hide")
     _compress(path)
+
+
+def _check(page, server: StreamlitServer, path: Path) -> None:
+    """A picture of an error message is no screenshot: stop with the app's log."""
+    if page.locator("[data-testid=stAlertContentError]").count():
+        log = server.log_path.read_text()[-3000:]
+        raise ScreenshotError(f"{path.name} shows an error; the app's log ends:\n{log}")
 
 
 def _settle(page) -> None:
@@ -182,7 +201,7 @@ def _settle(page) -> None:
     app = "[data-testid=stApp][data-test-script-state=notRunning]"
     for _ in range(3):
         page.locator(app).wait_for(state="attached")
-        page.wait_for_timeout(700)
+        page.wait_for_timeout(500)
         if page.locator(app).count():
             break
     page.evaluate("() => document.fonts.ready")
@@ -203,6 +222,10 @@ def _compress(path: Path) -> None:
 # --- the command --------------------------------------------------------------------------------------------------
 
 def run(out: Path, only: list[str] | None = None, widths=tuple(WIDTHS), schemes=SCHEMES) -> list[Path]:
+    names = [shot.name for shot in shots(Demo("", "", ""))]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise ScreenshotError(f"unknown page(s) {', '.join(unknown)}; the pages are: {', '.join(names)}")
     if not Path(CHROMIUM).exists():
         raise ScreenshotError(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TUTOR_CHROMIUM)")
     with tempfile.TemporaryDirectory(prefix="tutor-screenshots-") as folder:
@@ -215,10 +238,6 @@ def run(out: Path, only: list[str] | None = None, widths=tuple(WIDTHS), schemes=
         try:
             demo = seed(tutor)
             selected = [shot for shot in shots(demo) if not only or shot.name in only]
-            unknown = sorted(set(only or ()) - {shot.name for shot in shots(demo)})
-            if unknown:
-                names = ", ".join(shot.name for shot in shots(demo))
-                raise ScreenshotError(f"unknown page(s) {', '.join(unknown)}; the pages are: {names}")
             environ = {k: v for k, v in os.environ.items() if k not in settings} | settings
             out.mkdir(parents=True, exist_ok=True)
             server = StreamlitServer(data, environ)
