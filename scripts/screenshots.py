@@ -71,7 +71,7 @@ def seed(tutor) -> Demo:
 
     finished = _read(tutor, me, lessons[FINISHED_LESSON].question.text)
     tutor.history.rate(me, finished, helpful=True, comment="Muy clara")
-    paused = _read(tutor, me, GENERATED_QUESTION, pause_after=3)
+    paused = _read(tutor, me, GENERATED_QUESTION, pause_in_step=2)
     chat = tutor.chats.create(me, title=CHAT_QUESTION)["id"]
     list(tutor.chats.send(me, chat, CHAT_QUESTION))
 
@@ -80,19 +80,21 @@ def seed(tutor) -> Demo:
         someone = tutor.identity_of(student)
         session = _read(tutor, someone, lessons[lesson].question.text)
         tutor.history.rate(someone, session, helpful=helpful)
-    _read(tutor, tutor.identity_of(carla), lessons[CLASS_LESSONS[0]].question.text, pause_after=2)
+    _read(tutor, tutor.identity_of(carla), lessons[CLASS_LESSONS[0]].question.text, pause_in_step=2)
     return Demo(finished=finished, paused=paused, chat=chat)
 
 
-def _read(tutor, me, question: str, *, pause_after: int | None = None) -> str:
-    """Ask and stream; pause after ``pause_after`` chunks, else read to the end. Returns the session id."""
+def _read(tutor, me, question: str, *, pause_in_step: int | None = None) -> str:
+    """Ask and stream; pause after the second chunk of step ``pause_in_step`` (a fixed point), else read to the
+    end. Returns the session id."""
     session = tutor.ask(me, question)["id"]
     chunks = 0
     for item in tutor.stream(me, session):
-        chunks += item["event"] == "content_chunk"
-        if chunks == pause_after:
-            tutor.pause(me, session)
-            break
+        if item["event"] == "content_chunk" and item["data"]["step"] == pause_in_step:
+            chunks += 1
+            if chunks == 2:
+                tutor.pause(me, session)
+                break
     return session
 
 
