@@ -179,13 +179,13 @@ def _open(page, base: str, shot: Shot, height: int) -> None:
     if shot.tall:
         content = page.evaluate("() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
         page.set_viewport_size({"width": width, "height": min(MAX_HEIGHT, max(height, content))})
-        _settle(page)
+        _settle(page, rerun=False)
 
 
 def _photograph(page, scheme: str, path: Path) -> None:
     page.emulate_media(color_scheme=scheme)
     page.wait_for_function(f"scheme => ({DARK_BACKGROUND}) === (scheme === 'dark')", arg=scheme)
-    _settle(page)
+    _settle(page, rerun=False)  # a new theme redraws the page and its charts, without running the script
     page.screenshot(path=str(path), animations="disabled", caret="hide")
     _compress(path)
 
@@ -197,11 +197,11 @@ def _check(page, server: StreamlitServer, path: Path) -> None:
         raise ScreenshotError(f"{path.name} shows an error; the app's log ends:\n{log}")
 
 
-def _settle(page) -> None:
+def _settle(page, rerun: bool = True) -> None:
     """Wait until the script has finished running and stayed finished for a moment (a page may rerun once to sync
     its URL), then for charts to be drawn."""
     app = "[data-testid=stApp][data-test-script-state=notRunning]"
-    for _ in range(3):
+    for _ in range(3 if rerun else 0):
         page.locator(app).wait_for(state="attached")
         page.wait_for_timeout(500)
         if page.locator(app).count():
