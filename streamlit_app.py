@@ -11,12 +11,14 @@ import streamlit as st
 
 if __name__ == "__main__":  # a page run
     from ui import app as ui
+    from ui import chrome
 
     st.set_page_config(page_title="Tutor", page_icon=":material/school:", layout="wide")
     with ui.error_boundary():
         who = ui.resolve(ui.get_tutor())
         ui.style()
-        navigation = st.navigation(ui.pages_for(who), position="sidebar")
+        chrome.set_document_language(who.lang)
+        navigation = st.navigation(chrome.with_requested_page(ui.pages_for(who), who), position="sidebar")
         ui.sidebar(who)
         ui.sync_cookie(who)
         navigation.run()

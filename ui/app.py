@@ -317,9 +317,16 @@ def _plain(text: str) -> str:
     return plain_markdown(text)
 
 
+# No colours here: the light and dark themes live in .streamlit/config.toml, and everything below inherits them.
+# The active tab and segmented-control option are labelled in the text colour (the brand colour marks them with a
+# line), because a blue that carries white button labels is too dim for small text on the dark background.
+# Streamlit's "Press Enter to apply" hints are English only, so they are hidden.
 STYLE = """
 <style>
-.st-key-cookie_sync { display: none; }
+.st-key-cookie_sync, .st-key-document_lang { display: none; }
+[data-testid="stTab"][aria-selected="true"],
+[data-testid="stButtonGroup"] button[data-variant="segmented_control"][aria-checked="true"] { color: inherit; }
+[data-testid="InputInstructions"] { display: none; }
 .stMainBlockContainer { padding-top: 3rem; }
 div[data-testid="stColumn"]:has(> div > div > .st-key-canvas),
 div[data-testid="stColumn"]:has(.st-key-canvas) { position: sticky; top: 3.75rem; align-self: flex-start; }

@@ -135,6 +135,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "page_not_allowed": {"es": "Esta página no está disponible para tu cuenta.",
                          "en": "This page is not available to your account."},
     "go_home": {"es": "Ir a Preguntar", "en": "Go to Ask"},
+    # --- Streamlit's chrome in the user's language (ui/chrome.py) ---
+    "page_not_found_title": {"es": "Página no encontrada", "en": "Page not found"},
+    "page_not_found": {"es": "Esta página no existe. Puede que el enlace esté mal escrito o sea antiguo.",
+                       "en": "This page does not exist. The link may be mistyped or out of date."},
+    "go_home_page": {"es": "Ir a la página principal", "en": "Go to the main page"},
     # --- the teacher page (app_pages/teacher.py) ---
     "teacher_page_title": {"es": "Panel del profesor", "en": "Teacher dashboard"},
     "teacher_class": {"es": "Clase", "en": "Class"},
