@@ -110,6 +110,7 @@ TEXTS: dict[str, dict[str, str | dict[str, str]]] = {
                    "en": "Type below to start talking with the tutor."},
     "chat_about": {"es": "Sobre: {title}", "en": "About: {title}"},
     "chat_on_step": {"es": "Sobre el paso {step} de «{question}»", "en": "About step {step} of “{question}”"},
+    "chat_back": {"es": "Volver a la explicación", "en": "Back to the explanation"},
     "chat_back_to_step": {"es": "Volver a la explicación, paso {step}", "en": "Back to the explanation, step {step}"},
     # --- the sidebar: credits and classes (ui/app.py) ---
     "credits_left": {"es": {"one": "Te queda {n} crédito", "many": "Te quedan {n} de créditos",
@@ -119,6 +120,10 @@ TEXTS: dict[str, dict[str, str | dict[str, str]]] = {
                              "guardadas son gratis. En el chat, 1 crédito alcanza para {chat:n_messages}.",
                        "en": "A new explanation costs {generation:n_credits}; library lessons and stored answers "
                              "are free. In the chat, 1 credit pays for {chat:n_messages}."},
+    "credits_prices_free_chat": {"es": "Una explicación nueva cuesta {generation:n_credits}; las de la biblioteca y "
+                                       "las ya guardadas son gratis, y el chat también.",
+                                 "en": "A new explanation costs {generation:n_credits}; library lessons, stored "
+                                       "answers and the chat are free."},
     "n_messages": {"es": {"one": "{n} mensaje", "many": "{n} de mensajes", "other": "{n} mensajes"},
                    "en": {"one": "{n} message", "other": "{n} messages"}},
     "your_classes": {"es": "Tus clases: {names}", "en": "Your classes: {names}"},
@@ -381,6 +386,11 @@ class _Formatter(string.Formatter):
         if format_spec in TEXTS and isinstance(TEXTS[format_spec].get("en"), dict):
             return t(format_spec, self.language, count=value)
         return super().format_field(value, format_spec)
+
+
+def subject_name(subject: str, language: str) -> str:
+    """A library subject (``calculus``) in words of the language (``Cálculo``); an unknown one as stored."""
+    return t(f"subject_{subject}", language) if f"subject_{subject}" in TEXTS else subject
 
 
 def plural_form(language: str, count: int | float) -> str:
