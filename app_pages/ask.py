@@ -97,13 +97,7 @@ def ask_form(session_id: str | None) -> str | None:
         question = st.text_area(me.t("question"), key="question", placeholder=me.t("question_placeholder"),
                                 height=68, label_visibility="collapsed")
         asked = st.form_submit_button(me.t("ask"), key="ask", type="primary", icon=":material/auto_awesome:")
-    if session_id and question_of(session_id):
-        with st.container(horizontal=True, key="question_actions"):
-            st.button(me.t("edit_question"), key="edit_question", icon=":material/edit:", type="tertiary",
-                      on_click=_edit_question, args=(question_of(session_id),))
-            st.button(me.t("another_explanation"), key="another_explanation", icon=":material/refresh:",
-                      type="tertiary", help=me.t("another_explanation_help"), on_click=_another_explanation,
-                      args=(question_of(session_id),))
+    ss["_question_actions"] = st.container(horizontal=True, key="question_actions")  # see question_actions
     fresh = ss.pop("ask_fresh", False)
     text = ss.pop("ask_now", None) or (question if asked else None)
     if text is None:
@@ -132,6 +126,17 @@ def ask_form(session_id: str | None) -> str | None:
     ss.setdefault("questions", {})[state["id"]] = text.strip()
     app.show_credits(me)
     return state["id"]
+
+
+def question_actions(session_id: str) -> None:
+    """Under the question box, once the explanation shown is known: edit its question, or ask for another one."""
+    question = question_of(session_id)
+    with ss.pop("_question_actions"):
+        st.button(me.t("edit_question"), key="edit_question", icon=":material/edit:", type="tertiary",
+                  on_click=_edit_question, args=(question,))
+        st.button(me.t("another_explanation"), key="another_explanation", icon=":material/refresh:",
+                  type="tertiary", help=me.t("another_explanation_help"), on_click=_another_explanation,
+                  args=(question,))
 
 
 def question_of(session_id: str) -> str:
@@ -192,6 +197,7 @@ def main() -> None:
         return
     ss["ask_session"] = session_id
     ss.setdefault("questions", {})[session_id] = snapshot["question"]
+    question_actions(session_id)
     if st.query_params.get("session") != session_id:
         st.query_params["session"] = session_id
     show_explanation(session_id, ExplanationView.from_snapshot(snapshot))

@@ -295,7 +295,8 @@ def sidebar(who: Who) -> None:
 
 def credits_panel(who: Who) -> None:
     """The caller's credits and what things cost; a page that spends credits redraws it (``show_credits``)."""
-    st.session_state["_credits_slot"] = st.empty()
+    with st.container(key="sidebar_credits"):
+        st.session_state["_credits_slot"] = st.empty()
     show_credits(who)
 
 
@@ -304,7 +305,7 @@ def show_credits(who: Who) -> None:
     if slot is None:
         return
     tutor, prices = who.tutor, who.tutor.prices
-    with slot.container(key="sidebar_credits"):
+    with slot.container():
         st.markdown(f":material/toll: {who.t('credits_left', count=tutor.credits.balance(who.identity))}")
         chat = prices["chat_messages_per_credit"]
         st.caption(who.t("credits_prices", generation=prices["explanation"], chat=chat) if chat
