@@ -134,7 +134,7 @@ def test_a_chat_on_a_step_shows_the_step_and_links_back_to_it(tutor, with_ai, la
     assert box.caption[0].value == t("chat_on_step", lang, step=2, question=plain_markdown(lesson.question.text))
     step = lesson.answer.steps[1]
     [about] = [m.value for m in box.markdown]
-    assert about == f"**{message_markdown(step.title)}** — {message_markdown(excerpt(step.content))}"
+    assert about == f"**{message_markdown(step.title)}** — {message_markdown(excerpt(step.content))}".strip()
     assert len(excerpt(step.content)) <= 141
     [link] = box.get("page_link")
     assert link.proto.label == t("chat_back_to_step", lang, step=2)
