@@ -42,6 +42,15 @@ def _ask_example(text: str) -> None:
     ss["ask_now"] = text
 
 
+def _edit_question(text: str) -> None:
+    ss["question"] = text  # back into the box, to change and send again
+
+
+def _another_explanation(text: str) -> None:
+    ss["ask_now"] = text
+    ss["ask_fresh"] = True  # a new generation even though an answer is stored
+
+
 def _generate_anyway(text: str) -> None:
     ss["ask_now"] = text
     ss["ask_new"] = True  # the student saw the near lessons and still wants a new explanation
@@ -88,6 +97,8 @@ def ask_form(session_id: str | None) -> str | None:
         question = st.text_area(me.t("question"), key="question", placeholder=me.t("question_placeholder"),
                                 height=68, label_visibility="collapsed")
         asked = st.form_submit_button(me.t("ask"), key="ask", type="primary", icon=":material/auto_awesome:")
+    ss["_question_actions"] = st.container(horizontal=True, key="question_actions")  # see question_actions
+    fresh = ss.pop("ask_fresh", False)
     text = ss.pop("ask_now", None) or (question if asked else None)
     if text is None:
         return None
@@ -96,13 +107,13 @@ def ask_form(session_id: str | None) -> str | None:
             tutor.pause(identity, session_id)  # the explanation left behind stays where it was, in History
     except TutorError:
         pass
-    if tutor.has_provider and not ss.pop("ask_new", False) and tutor.match(text) is None:
+    if tutor.has_provider and not ss.pop("ask_new", False) and not fresh and tutor.match(text) is None:
         near = [offer for offer in tutor.suggestions(text, me.lang) if offer["near"]]
         if near:
             library.show_near_miss(me, text, near, on_pick=_ask_example, on_generate=_generate_anyway)
             return None
     try:
-        state = tutor.ask(identity, text)
+        state = tutor.ask(identity, text, fresh=fresh)
     except AIError as error:
         if error.code != "ai_unavailable":
             st.error(me.message(error), icon=":material/error:")
@@ -113,7 +124,19 @@ def ask_form(session_id: str | None) -> str | None:
         st.error(me.message(error), icon=":material/error:")
         return None
     ss.setdefault("questions", {})[state["id"]] = text.strip()
+    app.show_credits(me)
     return state["id"]
+
+
+def question_actions(session_id: str) -> None:
+    """Under the question box, once the explanation shown is known: edit its question, or ask for another one."""
+    question = question_of(session_id)
+    with ss.pop("_question_actions"):
+        st.button(me.t("edit_question"), key="edit_question", icon=":material/edit:", type="tertiary",
+                  on_click=_edit_question, args=(question,))
+        st.button(me.t("another_explanation"), key="another_explanation", icon=":material/refresh:",
+                  type="tertiary", help=me.t("another_explanation_help"), on_click=_another_explanation,
+                  args=(question,))
 
 
 def question_of(session_id: str) -> str:
@@ -174,6 +197,7 @@ def main() -> None:
         return
     ss["ask_session"] = session_id
     ss.setdefault("questions", {})[session_id] = snapshot["question"]
+    question_actions(session_id)
     if st.query_params.get("session") != session_id:
         st.query_params["session"] = session_id
     show_explanation(session_id, ExplanationView.from_snapshot(snapshot))

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import AIError, Forbidden, NotFound, TutorError
 from ui import app
-from ui.render import local_time, message_markdown
+from ui.render import local_time, message_markdown, plain_markdown
 
 me = app.who()
 tutor = me.tutor
@@ -65,14 +65,15 @@ def main() -> None:
                          width=420)
         st.button(me.t("chat_new"), key="chat_new", icon=":material/add_comment:", on_click=_new_chat)
     if chat_id and titles[chat_id].get("parent_session_id"):
-        st.caption(me.t("chat_about", title=titles[chat_id]["title"]))
+        about_step(tutor.chats.about(identity, chat_id))
 
     if not tutor.has_provider:
         st.info(AIError("ai_unavailable").message_for(me.lang), icon=":material/cloud_off:")
 
     history = tutor.chats.history(identity, chat_id) if chat_id else []
+    hint = st.empty()
     if not history and tutor.has_provider:
-        st.caption(me.t("chat_empty"))
+        hint.caption(me.t("chat_empty"))
     for message in history:
         with st.chat_message(message["role"], avatar=AVATARS.get(message["role"])):
             st.markdown(message_markdown(message["content"]))
@@ -82,7 +83,25 @@ def main() -> None:
     prompt = st.chat_input(me.t("chat_placeholder"), key="chat_input", disabled=not tutor.has_provider,
                            max_chars=tutor.chats.max_message_chars)
     if prompt:
+        hint.empty()
         reply(chat_id, prompt)
+        app.show_credits(me)
+
+
+def about_step(about: dict | None) -> None:
+    """The step a chat was opened on: its title and first words, and a link back to the explanation there."""
+    if not about:
+        return
+    with st.container(border=True, key="chat_about"):
+        if about["step"]:
+            st.caption(me.t("chat_on_step", step=about["step"], question=plain_markdown(about["question"])))
+            st.markdown(f"**{message_markdown(about['step_title'])}** — {message_markdown(about['excerpt'])}")
+        else:
+            st.caption(me.t("chat_about", title=plain_markdown(about["question"])))
+        params = {"session": about["explanation_id"]} | ({"step": about["step"]} if about["step"] else {})
+        back = me.t("chat_back_to_step", step=about["step"]) if about["step"] else me.t("chat_back")
+        st.page_link(app.PAGE_FILES["ask"], label=back,
+                     icon=":material/undo:", query_params=params)
 
 
 def reply(chat_id: str | None, text: str) -> None:

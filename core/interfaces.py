@@ -36,6 +36,8 @@ class ChatsAPI(Protocol):
 
     def check_message(self, text: str) -> str: ...
 
+    def about(self, identity: Identity, session_id: str) -> dict | None: ...
+
 
 @runtime_checkable
 class HistoryAPI(Protocol):

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from .content import library
 from .content.mathworker import MathChecker
 from .content.questions import prepare
-from .errors import AuthError, InvalidInput, NotFound
+from .errors import AuthError, Forbidden, InvalidInput, NotFound
 from .explaining.cache import AnswerCache
 from .explaining.explanations import Explanations
 from .explaining.generation import Generations
@@ -37,7 +37,8 @@ class Tutor:
     * identities: ``register``, ``sign_in``, ``identity(token)``, ``token_for``, ``identity_by_email``,
       ``set_language``, ``is_staff``;
     * explanations: ``ask``, ``stream``, ``pause``, ``resume``, ``snapshot`` (events in docs/architecture.md);
-    * classes: ``classes``, ``create_class``, ``students``; the lesson library: ``lessons``;
+    * classes: ``classes``, ``create_class``, ``students``, ``join_class``; the lesson library: ``lessons``;
+    * what things cost in credits: ``prices``;
     * the sub-objects ``chats``, ``history``, ``frames`` (teacher views), ``curation`` (answer library) and
       ``credits``, each typed by its protocol in ``core.interfaces``;
     * ``has_provider``, ``languages``, ``default_language``, ``token_ttl``; ``close()``;
@@ -187,6 +188,8 @@ class Tutor:
     # --- explanations and chat (thin pass-throughs, so callers need one object) ------------------------------
 
     def ask(self, identity: Identity, question: str, **context: Any) -> dict:
+        """Start an explanation. ``fresh=True`` asks for a new generation even when an answer is stored (costs a
+        credit; ``fresh_unavailable`` without a provider): the stored answer stays, the new one is kept beside it."""
         return self.explanations.start(identity, question, **context)
 
     def stream(self, identity: Identity, session_id: str, **kwargs: Any):
@@ -217,6 +220,21 @@ class Tutor:
         """The class's members, by email: for its teacher or an admin."""
         return [u for u in self.accounts.students_of(self.accounts.get(identity.user_id), class_id)
                 if u.role == "student"]
+
+    def join_class(self, identity: Identity, code: str) -> Class:
+        """Join the class with this code, as a student: ``unknown_class`` for a code no class has,
+        ``already_member`` for a class the student is in, ``join_students_only`` for a teacher or an admin."""
+        user = self.accounts.get(identity.user_id)
+        if user.role != "student":
+            raise Forbidden("join_students_only")
+        self.limits.hit("register", f"join:{identity.user_id}")  # a code is short: guessing one is limited like sign-ups
+        return self.accounts.join_class(user, code, again_is_error=True)
+
+    @property
+    def prices(self) -> dict[str, int]:
+        """What costs credits: ``explanation`` (a newly generated one; stored answers and lessons are free) and
+        ``chat_messages_per_credit`` (0: chat is free)."""
+        return {"explanation": 1, "chat_messages_per_credit": self.settings.chat_messages_per_credit}
 
     @staticmethod
     def lessons(language: str | None = None) -> list[library.Lesson]:

@@ -1,5 +1,6 @@
 """The answer library as teachers curate it: list, preview, edit, approve, retire, versions — on both backends."""
 import copy
+import dataclasses
 
 import pytest
 import sqlalchemy as sa
@@ -125,7 +126,7 @@ def test_edit_validates_versions_and_serves_the_new_text(library):
     assert got["steps"][2]["canvas_commands"] == [
         {"op": "circle", "x": 0.0, "y": 0.0, "r": 2.0, "color": "red", "at_char": 0}]
     history = tutor.curation.history(me, answer_id)
-    assert [(v["version"], v["action"], v["summary"], v["editor"], v["status"]) for v in history] == [
+    assert [(v["version"], v["action"], v["changes"], v["editor"], v["status"]) for v in history] == [
         (1, "created", "library answer", "", "approved"),
         (2, "edited", "step 2 content, step 3 canvas", "Profe", "approved")]
     assert history[0]["steps"] == PYTHAGORAS.answer.to_json()["steps"]
@@ -147,9 +148,21 @@ def test_edit_summaries_name_every_change(library):
     steps = PYTHAGORAS.answer.to_json()["steps"]
     tutor.curation.edit(me, answer_id, [dict(steps[0], title="Otro título")] + steps[1:], total_duration=99)
     tutor.curation.edit(me, answer_id, steps[:2])
-    summaries = [v["summary"] for v in tutor.curation.history(me, answer_id)]
+    summaries = [v["changes"] for v in tutor.curation.history(me, answer_id)]
     assert summaries[1:] == ["step 1 title, total duration", "step 1 title, step 3 removed, step 4 removed"]
     assert tutor.curation.get(me, answer_id)["total_duration"] == 99
+
+
+@pytest.mark.parametrize("language, words", [
+    ("es", ["lección de la biblioteca", "paso 1: título, duración total"]),
+    ("en", ["library answer", "step 1 title, total duration"])])
+def test_version_summaries_are_in_the_callers_language(library, language, words):
+    tutor = library.tutor
+    me = dataclasses.replace(library.teacher, language=language)
+    answer_id = library.answer_id(PYTHAGORAS)
+    steps = PYTHAGORAS.answer.to_json()["steps"]
+    tutor.curation.edit(me, answer_id, [dict(steps[0], title="Otro título")] + steps[1:], total_duration=99)
+    assert [v["summary"] for v in tutor.curation.history(me, answer_id)] == words
 
 
 def bad_steps():
@@ -258,7 +271,7 @@ def test_approving_a_retired_answer_retires_the_approved_one(make_tutor, backend
         (1, "created"), (2, "retired"), (3, "approved")]
     replaced = tutor.curation.history(me, generated_id)
     assert [(v["version"], v["action"]) for v in replaced] == [(1, "created"), (2, "retired")]
-    assert replaced[1]["summary"] == f"replaced by answer {lesson_id}"
+    assert replaced[1]["changes"] == f"replaced by answer {lesson_id}"
     assert tutor.curation.approve(me, lesson_id)["version"] == 3  # approving twice changes nothing
 
     _, text = library.read(library.student, PYTHAGORAS.question.text)

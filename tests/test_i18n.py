@@ -13,8 +13,11 @@ def test_every_text_and_error_exists_in_both_languages():
     for table in (i18n.ERRORS, i18n.TEXTS, texts.TEXTS):
         for key, entry in table.items():
             assert set(entry) == set(i18n.LANGUAGES), key
-            assert all(entry[lang].strip() for lang in i18n.LANGUAGES), key
-            placeholders = {lang: set(re.findall(r"{(\w+)", entry[lang])) for lang in i18n.LANGUAGES}
+            forms = {lang: entry[lang].values() if isinstance(entry[lang], dict) else [entry[lang]]
+                     for lang in i18n.LANGUAGES}  # a plural text has one form per CLDR category
+            assert all(text.strip() for lang in i18n.LANGUAGES for text in forms[lang]), key
+            placeholders = {lang: {tuple(sorted(set(re.findall(r"{(\w+)", text)))) for text in forms[lang]}
+                            for lang in i18n.LANGUAGES}
             assert placeholders["es"] == placeholders["en"], key
 
 

@@ -495,7 +495,7 @@ def test_editing_a_step_saves_a_new_version(world):
     assert step_markdown(after["preview"][1]["content"]) in shown_markdown(at, "teacher_preview_step_2")
     versions = frame_of(at, "versions")
     assert versions["version"].tolist() == [1, 2]
-    assert versions["summary"].tolist()[-1] == "step 2 content, step 3 canvas"
+    assert versions["summary"].tolist()[-1] == "paso 2: texto, paso 3: pizarra"  # in the teacher's language
     assert at.text_area(key="teacher_step_3_canvas").value == commands_text(after["steps"][2]["canvas_commands"])
 
     at.button(key="teacher_save").click().run()  # nothing changed: nothing written
@@ -567,7 +567,7 @@ def test_retire_asks_first_then_approve_brings_it_back(world):
     assert detail["status"] == "approved" and detail["version"] == 3
     assert "Respuesta aprobada: la caché la servirá." in [s.value for s in at.success]
     versions = frame_of(at, "versions")
-    assert versions["action"].tolist() == ["creada", "retirada", "aprobada"]
+    assert versions["action"].tolist() == ["Creada", "Retirada", "Aprobada"]
 
     at.segmented_control(key="teacher_library_status").set_value("retired").run()
     assert at.selectbox(key="teacher_answer").value is None  # the approved answer is not in that list
@@ -635,7 +635,7 @@ def test_presentation_helpers():
     assert csv_file_name("4ºB", "needing_help", dt.date(2025, 3, 1), today, "student-ana@example.org") == \
         "4ob-student-ana-example-org-needing-help-2025-03-01-2025-03-30.csv"
     assert t("answer_meta", "en", status="approved", source="library", version=2, hits=5, ratings=1) == \
-        "approved · library · version 2 · 5 uses · 1 ratings"
+        "approved · library · version 2 · 5 uses · 1 rating"
 
 
 # --- one real browser -----------------------------------------------------------------------------------------------

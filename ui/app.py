@@ -281,13 +281,62 @@ def sidebar(who: Who) -> None:
         if who.signed_in:
             me = who.identity
             st.markdown(f"**{_plain(me.name or me.email)}**")
-            st.caption(f"{_plain(me.email)} · {who.t('role_' + me.role)}")
+            st.caption(" · ".join(([_plain(me.email)] if me.name else []) + [who.t("role_" + me.role)]))
+            credits_panel(who)
+            if me.role == "student":
+                classes_panel(who)
         # One widget per user (and one for signed-out visitors), so a sign-in never inherits the picker's value.
         key = f"ui_lang_{who.identity.user_id if who.signed_in else 'visitor'}"
         st.segmented_control(who.t("language"), options=list(LANGUAGES), format_func=LANGUAGE_NAMES.get,
                              key=key, default=who.lang, required=True, on_change=_language_changed, args=(key,))
         if who.signed_in:
             st.button(who.t("sign_out"), key="logout", icon=":material/logout:", on_click=sign_out)
+
+
+def credits_panel(who: Who) -> None:
+    """The caller's credits and what things cost; a page that spends credits redraws it (``show_credits``)."""
+    with st.container(key="sidebar_credits"):
+        st.session_state["_credits_slot"] = st.empty()
+    show_credits(who)
+
+
+def show_credits(who: Who) -> None:
+    slot = st.session_state.get("_credits_slot")
+    if slot is None:
+        return
+    tutor, prices = who.tutor, who.tutor.prices
+    with slot.container():
+        st.markdown(f":material/toll: {who.t('credits_left', count=tutor.credits.balance(who.identity))}")
+        chat = prices["chat_messages_per_credit"]
+        st.caption(who.t("credits_prices", generation=prices["explanation"], chat=chat) if chat
+                   else who.t("credits_prices_free_chat", generation=prices["explanation"]))
+
+
+def classes_panel(who: Who) -> None:
+    """A student's classes, and joining one with a code."""
+    classes = who.tutor.classes(who.identity)
+    if classes:
+        st.caption(who.t("your_classes", names=", ".join(_plain(c.name) for c in classes)))
+    with st.popover(who.t("join_class"), icon=":material/group_add:", key="join_class_popover"):
+        with st.form("join_class_form", border=False):
+            st.text_input(who.t("join_class_code"), key="join_class_code", max_chars=16)
+            st.form_submit_button(who.t("join_class_submit"), key="join_class_submit", on_click=_join_class)
+    notice = st.session_state.pop("join_class_notice", None)
+    if notice:
+        kind, text = notice
+        getattr(st, kind)(text)
+
+
+def _join_class() -> None:
+    ss = st.session_state
+    me = ss["_who"]
+    try:
+        klass = me.tutor.join_class(me.identity, ss.get("join_class_code") or "")
+    except TutorError as error:
+        ss["join_class_notice"] = ("error", me.message(error))
+    else:
+        ss["join_class_notice"] = ("success", me.t("joined_class", name=_plain(klass.name)))
+        ss["join_class_code"] = ""
 
 
 def _language_changed(key: str) -> None:

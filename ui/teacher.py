@@ -24,6 +24,7 @@ from ui.teacher_view import (
     reasons_text,
     shorten,
 )
+from ui.texts import subject_name
 
 ANSWER_STATUSES = ("all", "approved", "retired", "review")  # review: failed the maths check, awaiting a teacher
 SESSION_STATUSES = tuple(SessionStatus)
@@ -83,7 +84,7 @@ def with_topic(frame: pd.DataFrame) -> pd.DataFrame:
     me = app.who()
     shown = frame.copy()
     if "subject" in shown:
-        shown["subject"] = shown["subject"].fillna("").astype(str).replace("", me.t("no_topic"))
+        shown["subject"] = [subject_name(s, me.lang) if s else me.t("no_topic") for s in shown["subject"].fillna("")]
     return shown
 
 

@@ -3,12 +3,20 @@
 ``t(key, language, **params)`` looks a key up in ``TEXTS``; a missing language falls back to English, a missing key
 to the key itself (a test checks both languages are complete). Messages that core itself produces — error messages
 and the streaming's waiting and pause phrases — live with core (``TutorError.message_for``), not here.
+
+Plurals: a value may be a dict of CLDR plural forms (``{"one": "{n} uso", "many": "{n} de usos", "other": "{n}
+usos"}``, each language with the forms Babel's plural rules name for it); ``t(key, language, count=n)`` picks the
+form for ``n`` (and passes ``n`` to the text). Inside any text, ``{hits:n_uses}`` formats the parameter ``hits``
+with the plural key ``n_uses``, so one sentence can hold several counts.
 """
 from __future__ import annotations
 
+import string
 from typing import Any
 
-TEXTS: dict[str, dict[str, str]] = {
+from babel import Locale
+
+TEXTS: dict[str, dict[str, str | dict[str, str]]] = {
     # --- every page (ui/app.py, app_pages/) ---
     "app_name": {"es": "Tutor", "en": "Tutor"},
     "page_crashed": {"es": "Algo ha fallado al mostrar esta página. Vuelve a intentarlo; si se repite, indica esta "
@@ -101,6 +109,35 @@ TEXTS: dict[str, dict[str, str]] = {
     "chat_empty": {"es": "Escribe abajo para empezar a hablar con el tutor.",
                    "en": "Type below to start talking with the tutor."},
     "chat_about": {"es": "Sobre: {title}", "en": "About: {title}"},
+    "chat_on_step": {"es": "Sobre el paso {step} de «{question}»", "en": "About step {step} of “{question}”"},
+    "chat_back": {"es": "Volver a la explicación", "en": "Back to the explanation"},
+    "chat_back_to_step": {"es": "Volver a la explicación, paso {step}", "en": "Back to the explanation, step {step}"},
+    # --- the sidebar: credits and classes (ui/app.py) ---
+    "credits_left": {"es": {"one": "Te queda {n} crédito", "many": "Te quedan {n} de créditos",
+                            "other": "Te quedan {n} créditos"},
+                     "en": {"one": "{n} credit left", "other": "{n} credits left"}},
+    "credits_prices": {"es": "Una explicación nueva cuesta {generation:n_credits}; las de la biblioteca y las ya "
+                             "guardadas son gratis. En el chat, 1 crédito alcanza para {chat:n_messages}.",
+                       "en": "A new explanation costs {generation:n_credits}; library lessons and stored answers "
+                             "are free. In the chat, 1 credit pays for {chat:n_messages}."},
+    "credits_prices_free_chat": {"es": "Una explicación nueva cuesta {generation:n_credits}; las de la biblioteca y "
+                                       "las ya guardadas son gratis, y el chat también.",
+                                 "en": "A new explanation costs {generation:n_credits}; library lessons, stored "
+                                       "answers and the chat are free."},
+    "n_messages": {"es": {"one": "{n} mensaje", "many": "{n} de mensajes", "other": "{n} mensajes"},
+                   "en": {"one": "{n} message", "other": "{n} messages"}},
+    "your_classes": {"es": "Tus clases: {names}", "en": "Your classes: {names}"},
+    "join_class": {"es": "Unirme a una clase", "en": "Join a class"},
+    "join_class_code": {"es": "Código de la clase", "en": "Class code"},
+    "join_class_submit": {"es": "Unirme", "en": "Join"},
+    "joined_class": {"es": "Te has unido a la clase «{name}».", "en": "You have joined “{name}”."},
+    # --- editing and regenerating a question (app_pages/ask.py, ask_form) ---
+    "edit_question": {"es": "Editar la pregunta", "en": "Edit the question"},
+    "another_explanation": {"es": "Otra explicación", "en": "Another explanation"},
+    "another_explanation_help": {"es": "Genera una explicación nueva (cuesta 1 crédito); la de ahora sigue en tu "
+                                       "historial.",
+                                 "en": "Generates a new explanation (costs 1 credit); this one stays in your "
+                                       "history."},
     "history_title": {"es": "Tu historial", "en": "Your history"},
     "history_search": {"es": "Buscar", "en": "Search"},
     "history_search_placeholder": {"es": "Busca por pregunta o título", "en": "Search by question or title"},
@@ -128,7 +165,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "teacher_no_classes": {"es": "Todavía no tienes clases. Crea una y comparte su código.",
                            "en": "You have no classes yet. Create one and share its code."},
     "join_code": {"es": "Código para unirse", "en": "Join code"},
-    "students_count": {"es": "{n} estudiantes", "en": "{n} students"},
+    "students_count": {"es": {"one": "{n} estudiante", "many": "{n} de estudiantes", "other": "{n} estudiantes"},
+                       "en": {"one": "{n} student", "other": "{n} students"}},
     "class_name": {"es": "Nombre de la clase", "en": "Class name"},
     "create_class": {"es": "Crear clase", "en": "Create class"},
     "class_created": {"es": "Clase creada. Código: {code}", "en": "Class created. Code: {code}"},
@@ -145,7 +183,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "teacher_class": {"es": "Clase", "en": "Class"},
     "teacher_range": {"es": "Fechas", "en": "Dates"},
     "teacher_range_help": {"es": "Días en UTC, los dos incluidos.", "en": "UTC days, both included."},
-    "teacher_students_n": {"es": "{n} estudiantes en la clase", "en": "{n} students in the class"},
+    "teacher_students_n": {"es": {"one": "{n} estudiante en la clase", "many": "{n} de estudiantes en la clase",
+                                  "other": "{n} estudiantes en la clase"},
+                           "en": {"one": "{n} student in the class", "other": "{n} students in the class"}},
     "tab_overview": {"es": "Resumen", "en": "Overview"},
     "tab_struggles": {"es": "Dificultades", "en": "Struggles"},
     "tab_students": {"es": "Alumnos", "en": "Students"},
@@ -215,24 +255,28 @@ TEXTS: dict[str, dict[str, str]] = {
     "library_status": {"es": "Estado", "en": "Status"},
     "library_all": {"es": "Todas", "en": "All"},
     "library_none": {"es": "Ninguna respuesta coincide.", "en": "No answer matches."},
-    "answer_status_approved": {"es": "aprobada", "en": "approved"},
-    "answer_status_retired": {"es": "retirada", "en": "retired"},
+    "answer_status_approved": {"es": "Aprobada", "en": "Approved"},
+    "answer_status_retired": {"es": "Retirada", "en": "Retired"},
     "step_check_failed": {"es": "Comprobación automática: esta afirmación de este paso no se cumple.",
                           "en": "Automatic check: this claim in this step does not hold."},
-    "answer_needs_review": {"es": "por revisar", "en": "needs review"},
+    "answer_needs_review": {"es": "Por revisar", "en": "Needs review"},
     "library_needs_review": {"es": "Por revisar (comprobación matemática fallida)",
                              "en": "Needs review (failed maths check)"},
     "answer_check_failed": {"es": "La comprobación matemática encontró afirmaciones que no se cumplen:",
                             "en": "The maths check found claims that do not hold:"},
     "answer_check_step": {"es": "Paso {step}: ${claim}$", "en": "Step {step}: ${claim}$"},
-    "answer_source_library": {"es": "biblioteca", "en": "library"},
-    "answer_source_generated": {"es": "generada", "en": "generated"},
-    "answer_source_edited": {"es": "editada", "en": "edited"},
+    "answer_source_library": {"es": "Biblioteca", "en": "Library"},
+    "answer_source_generated": {"es": "Generada", "en": "Generated"},
+    "answer_source_edited": {"es": "Editada", "en": "Edited"},
     "answer_pick": {"es": "Abrir una respuesta", "en": "Open an answer"},
     "answer_pick_placeholder": {"es": "Elige una respuesta para verla y editarla",
                                 "en": "Pick an answer to preview and edit it"},
-    "answer_meta": {"es": "{status} · {source} · versión {version} · {hits} usos · {ratings} valoraciones",
-                    "en": "{status} · {source} · version {version} · {hits} uses · {ratings} ratings"},
+    "answer_meta": {"es": "{status} · {source} · versión {version} · {hits:n_uses} · {ratings:n_ratings}",
+                    "en": "{status} · {source} · version {version} · {hits:n_uses} · {ratings:n_ratings}"},
+    "n_uses": {"es": {"one": "{n} uso", "many": "{n} de usos", "other": "{n} usos"},
+               "en": {"one": "{n} use", "other": "{n} uses"}},
+    "n_ratings": {"es": {"one": "{n} valoración", "many": "{n} de valoraciones", "other": "{n} valoraciones"},
+                  "en": {"one": "{n} rating", "other": "{n} ratings"}},
     "answer_preview": {"es": "Así la ve el estudiante", "en": "As the student sees it"},
     "answer_edit": {"es": "Editar", "en": "Edit"},
     "answer_history": {"es": "Versiones", "en": "Versions"},
@@ -261,10 +305,10 @@ TEXTS: dict[str, dict[str, str]] = {
                               "en": "Retire this answer? The next time someone asks the question a new one is generated."},
     "answer_retire_yes": {"es": "Sí, retirar", "en": "Yes, retire"},
     "answer_retired": {"es": "Respuesta retirada.", "en": "Answer retired."},
-    "action_created": {"es": "creada", "en": "created"},
-    "action_edited": {"es": "editada", "en": "edited"},
-    "action_approved": {"es": "aprobada", "en": "approved"},
-    "action_retired": {"es": "retirada", "en": "retired"},
+    "action_created": {"es": "Creada", "en": "Created"},
+    "action_edited": {"es": "Editada", "en": "Edited"},
+    "action_approved": {"es": "Aprobada", "en": "Approved"},
+    "action_retired": {"es": "Retirada", "en": "Retired"},
     "col_question": {"es": "Pregunta", "en": "Question"},
     "col_subject": {"es": "Tema", "en": "Topic"},
     "col_asked": {"es": "Veces", "en": "Times asked"},
@@ -320,7 +364,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "grant_amount": {"es": "Créditos", "en": "Credits"},
     "grant_reason": {"es": "Motivo (opcional)", "en": "Reason (optional)"},
     "grant_submit": {"es": "Dar créditos", "en": "Grant credits"},
-    "granted": {"es": "{name} tiene ahora {balance} créditos.", "en": "{name} now has {balance} credits."},
+    "granted": {"es": "{name} tiene ahora {balance:n_credits}.", "en": "{name} now has {balance:n_credits}."},
+    "n_credits": {"es": {"one": "{n} crédito", "many": "{n} de créditos", "other": "{n} créditos"},
+                  "en": {"one": "{n} credit", "other": "{n} credits"}},
 }
 
 # The signs of a student who may need help (``Frames.students_needing_help``), singular and plural.
@@ -335,7 +381,40 @@ HELP_REASONS = {
 }
 
 
-def t(key: str, language: str = "en", /, **params: Any) -> str:
+class _Formatter(string.Formatter):
+    """``str.format`` where a format spec naming a plural key (``{hits:n_uses}``) formats the count in words."""
+
+    def __init__(self, language: str):
+        self.language = language
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec in TEXTS and isinstance(TEXTS[format_spec].get("en"), dict):
+            return t(format_spec, self.language, count=value)
+        return super().format_field(value, format_spec)
+
+
+def subject_name(subject: str, language: str) -> str:
+    """A library subject (``calculus``) in words of the language (``Cálculo``); an unknown one as stored."""
+    return t(f"subject_{subject}", language) if f"subject_{subject}" in TEXTS else subject
+
+
+def plural_form(language: str, count: int | float) -> str:
+    """The CLDR plural category of ``count`` in ``language``: ``one``, ``many``, ``other``…"""
+    return Locale.parse(language).plural_form(abs(count))
+
+
+def plural_forms(language: str) -> frozenset[str]:
+    """The plural categories ``language`` needs (Spanish: one, many, other; English: one, other)."""
+    return frozenset(Locale.parse(language).plural_form.tags | {"other"})
+
+
+def t(key: str, language: str = "en", /, count: int | float | None = None, **params: Any) -> str:
     entry = TEXTS.get(key)
-    text = (entry.get(language) or entry["en"]) if entry else key
-    return text.format(**params) if params else text
+    if entry is None:
+        return key
+    text = entry.get(language) or entry["en"]
+    if isinstance(text, dict):
+        count = params.get("n", 0) if count is None else count
+        text = text.get(plural_form(language, count)) or text["other"]
+        params.setdefault("n", count)
+    return _Formatter(language).format(text, **params) if params else text

@@ -91,15 +91,19 @@ class AnswerCache:
 
     def store(self, question: Question, answer: Answer, *, model: str, prompt_version: str,
               source: str = "generated", subject: str | None = None, level: str | None = None,
-              verified: bool | None = None, failures: list[dict] | tuple = ()) -> str:
+              verified: bool | None = None, failures: list[dict] | tuple = (), alternative: bool = False) -> str:
         """Insert the approved answer for a question; if one appeared meanwhile, keep it and return its id.
-        An answer whose maths check failed (``verified=False``) is inserted retired and needing review instead."""
+        An answer whose maths check failed (``verified=False``) is inserted retired and needing review instead.
+        An ``alternative`` (another explanation a student asked for) never replaces the approved answer: it is
+        inserted retired beside it (approved when there is none), and its own id is returned."""
         failed = verified is False
+        beside = alternative and not failed and self.lookup(question.hash) is not None  # served once approved
         values = dict(question_hash=question.hash, question=question.text, canonical=question.canonical,
                       language=question.language, subject=question.subject if subject is None else subject,
                       level=question.level if level is None else level,
                       steps=answer.to_json()["steps"], total_duration=answer.total_duration, model=model,
-                      prompt_version=prompt_version, source=source, status="retired" if failed else "approved",
+                      prompt_version=prompt_version, source=source,
+                      status="retired" if failed or beside else "approved",
                       verified=verified, check_failures=list(failures) or None, needs_review=failed)
         try:
             with self.engine.begin() as conn:

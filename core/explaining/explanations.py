@@ -55,9 +55,14 @@ class Explanations:
 
     # --- starting ------------------------------------------------------------------------------------------------
 
-    def start(self, identity, text, *, language: str | None = None, subject: str = "", level: str = "") -> dict:
-        """Create an explanation session for a question; the answer comes from the cache or a generation."""
+    def start(self, identity, text, *, language: str | None = None, subject: str = "", level: str = "",
+              fresh: bool = False) -> dict:
+        """Create an explanation session for a question; the answer comes from the cache or a generation
+        (``fresh``: always a generation, kept beside the stored answer — see ``Generations.start_or_follow``)."""
+        if fresh and self.generations.model is None:
+            raise AIError("fresh_unavailable")
         question, cached, how = self._find(text, language or identity.language, subject, level)
+        cached = None if fresh else cached
         language = question.language
         if self.limits is not None:
             self.limits.check(identity, "ask")  # before any write: a refused ask leaves nothing behind
@@ -70,7 +75,7 @@ class Explanations:
             log.warning("no stored answer and no AI provider: set OPENAI_API_KEY (and OPENAI_BASE_URL) to generate")
             raise AIError("ai_unavailable")
         else:
-            kind, ref = self.generations.start_or_follow(question, user_id=identity.user_id)
+            kind, ref = self.generations.start_or_follow(question, user_id=identity.user_id, fresh=fresh)
             answer_id, generation_id = (ref, None) if kind == "cached" else (None, ref)
         if answer_id:
             self.cache.count_hit(answer_id)

@@ -50,25 +50,29 @@ class Generations:
         self.check_timeout = check_timeout
         self._threads: list[threading.Thread] = []
 
-    def start_or_follow(self, question, *, user_id: str | None = None) -> tuple[str, str]:
+    def start_or_follow(self, question, *, user_id: str | None = None, fresh: bool = False) -> tuple[str, str]:
         """``("cached", answer_id)`` if the answer exists by now, else ``("generating", generation_id)``.
         Starting a generation costs ``user_id`` one credit (``InsufficientCredits`` before anything is written);
-        following one is free."""
+        following one is free.
+
+        ``fresh`` (another explanation of a question already answered): a stored answer is not served, a new
+        generation starts, still one at a time per question (an asker who finds one in flight follows it, which is
+        new too). Its answer is kept beside the approved one, retired, for teachers to compare and approve."""
         for _ in range(50):
             token = uuid.uuid4().hex
             if self.store.acquire(lock_name(question.hash), token, self.lock_ms):
-                cached = self.cache.lookup(question.hash)
+                cached = None if fresh else self.cache.lookup(question.hash)
                 if cached:
                     self.store.release(lock_name(question.hash), token)
                     return "cached", cached.id
                 self._refund_dead_ones(question.hash)
                 paid = self._pay(question, token, user_id)
-                self._spawn(question, token, user_id, paid)
+                self._spawn(question, token, user_id, paid, fresh)
                 return "generating", token
             holder = self.store.holder(lock_name(question.hash))
             if holder:
                 return "generating", holder
-            cached = self.cache.lookup(question.hash)
+            cached = None if fresh else self.cache.lookup(question.hash)
             if cached:
                 return "cached", cached.id
         raise AIError("ai_failed")
@@ -111,13 +115,13 @@ class Generations:
             raise
         return True
 
-    def _spawn(self, question, token: str, user_id: str | None, paid: bool = False) -> None:
-        thread = threading.Thread(target=self.run, args=(question, token, user_id, paid),
+    def _spawn(self, question, token: str, user_id: str | None, paid: bool = False, fresh: bool = False) -> None:
+        thread = threading.Thread(target=self.run, args=(question, token, user_id, paid, fresh),
                                   name=f"generate-{token[:8]}")
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
-    def run(self, question, token: str, user_id: str | None = None, paid: bool = False) -> None:
+    def run(self, question, token: str, user_id: str | None = None, paid: bool = False, fresh: bool = False) -> None:
         heartbeat = _Heartbeat(self.store, lock_name(question.hash), token, self.lock_ms)
         started = time.monotonic()
         writer = LogWriter(self.store, token)
@@ -127,7 +131,7 @@ class Generations:
             answer, usage = self._generate(question, writer)
             verdict = checks.finish([step.content for step in answer.steps])
             answer_id = self.cache.store(question, answer, model=self.model.name, prompt_version=PROMPT_VERSION,
-                                         verified=verdict.verified, failures=verdict.failures)
+                                         verified=verdict.verified, failures=verdict.failures, alternative=fresh)
         except Exception as error:
             self._failed(question, writer, user_id, paid, error)
         else:

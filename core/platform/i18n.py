@@ -7,6 +7,7 @@ English, a missing key to the key itself (tests check both catalogues are comple
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 LANGUAGES = ("es", "en")
@@ -60,6 +61,13 @@ ERRORS: dict[str, dict[str, str]] = {
     "registration_failed": {"es": "No se ha podido crear la cuenta con estos datos. Si ya tienes una, entra con ella.",
                             "en": "The account could not be created with these details. If you already have one, "
                                   "sign in with it."},
+    "already_member": {"es": "Ya estás en la clase «{name}».", "en": "You are already in the class “{name}”."},
+    "join_students_only": {"es": "Solo los estudiantes se unen a una clase con un código.",
+                           "en": "Only students join a class with a code."},
+    "fresh_unavailable": {"es": "Para pedir otra explicación hace falta un proveedor de IA, y este tutor no tiene "
+                                "ninguno configurado. Puedes seguir con la explicación que ya tienes.",
+                          "en": "Asking for another explanation needs an AI provider, and this tutor has none "
+                                "configured. You can keep the explanation you have."},
     "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
     "ai_unavailable": {
         "es": "Ahora mismo solo puedo mostrar explicaciones ya guardadas, y todavía no tengo ninguna para esto.",
@@ -104,6 +112,21 @@ TEXTS: dict[str, dict[str, str]] = {
                       "en": "Without an AI provider only stored answers are served. Set OPENAI_API_KEY (and "
                             "OPENAI_BASE_URL for a compatible server) to generate new answers."},
     "paused": {"es": "Explicación en pausa.", "en": "Explanation paused."},
+    # the summaries of an answer's versions (core.school.curation), as stored in English, in words
+    "change_step": {"es": "paso {step}: {what}", "en": "step {step} {what}"},
+    "change_title": {"es": "título", "en": "title"},
+    "change_type": {"es": "tipo", "en": "type"},
+    "change_content": {"es": "texto", "en": "content"},
+    "change_canvas": {"es": "pizarra", "en": "canvas"},
+    "change_added": {"es": "añadido", "en": "added"},
+    "change_removed": {"es": "quitado", "en": "removed"},
+    "change_total_duration": {"es": "duración total", "en": "total duration"},
+    "change_created_library": {"es": "lección de la biblioteca", "en": "library answer"},
+    "change_created_generated": {"es": "respuesta generada", "en": "generated answer"},
+    "change_created_edited": {"es": "respuesta editada", "en": "edited answer"},
+    "change_approved": {"es": "aprobada", "en": "approved"},
+    "change_retired": {"es": "retirada", "en": "retired"},
+    "change_replaced": {"es": "sustituida por la respuesta {answer}", "en": "replaced by answer {answer}"},
     "math_check_failed": {"es": "Comprobación automática: esta afirmación de este paso no se cumple.",
                           "en": "Automatic check: this claim in this step does not hold."},
 }
@@ -119,6 +142,28 @@ def _lookup(table: dict[str, dict[str, str]], key: str, language: str) -> str | 
 def t(key: str, language: str = "en", /, **params: Any) -> str:
     text = _lookup(TEXTS, key, language) or key
     return text.format(**params) if params else text
+
+
+_STEP_CHANGE = re.compile(r"step (\d+) (title|type|content|canvas|added|removed)")
+_WHOLE_CHANGES = {"total duration": "change_total_duration", "library answer": "change_created_library",
+                  "generated answer": "change_created_generated", "edited answer": "change_created_edited",
+                  "approved": "change_approved", "retired": "change_retired"}
+
+
+def change_summary(summary: str, language: str) -> str:
+    """A version summary as ``core.school.curation`` stores it (``"step 2 content, total duration"``), in words of
+    ``language``; a part it does not know stays as stored."""
+    return ", ".join(_change_part(part.strip(), language) for part in summary.split(",")) if summary else ""
+
+
+def _change_part(part: str, language: str) -> str:
+    if part in _WHOLE_CHANGES:
+        return t(_WHOLE_CHANGES[part], language)
+    if found := _STEP_CHANGE.fullmatch(part):
+        return t("change_step", language, step=found[1], what=t(f"change_{found[2]}", language))
+    if part.startswith("replaced by answer "):
+        return t("change_replaced", language, answer=part.removeprefix("replaced by answer ")[:8])
+    return part
 
 
 def error_message(code: str, language: str = "en", /, **params: Any) -> str:

@@ -203,11 +203,15 @@ class Accounts:
             conn.execute(db.classes.insert().values(id=class_id, name=name, teacher_id=teacher.id, join_code=code))
         return Class(id=class_id, name=name, teacher_id=teacher.id, join_code=code)
 
-    def join_class(self, user: User, code: str) -> Class:
+    def join_class(self, user: User, code: str, *, again_is_error: bool = False) -> Class:
+        """Add the user to the class with this join code (``unknown_class`` if none). Joining a class twice is
+        harmless, or ``Conflict("already_member")`` with ``again_is_error``."""
         with self.engine.begin() as conn:
             klass = self._class_by_code(conn, code)
             exists = conn.execute(sa.select(db.memberships.c.user_id).where(
                 db.memberships.c.class_id == klass.id, db.memberships.c.user_id == user.id)).first()
+            if exists and again_is_error:
+                raise Conflict("already_member", name=klass.name)
             if not exists:
                 conn.execute(db.memberships.insert().values(class_id=klass.id, user_id=user.id))
         return klass
@@ -239,7 +243,7 @@ class Accounts:
 
     @staticmethod
     def _class_by_code(conn: sa.Connection, code: str) -> Class:
-        code = (code or "").strip().upper()
+        code = code.strip().upper() if isinstance(code, str) else ""
         row = conn.execute(sa.select(db.classes).where(db.classes.c.join_code == code)).first() if code else None
         if row is None:
             raise NotFound("unknown_class", code=code[:20])

@@ -73,6 +73,23 @@ class Chats:
         with self.engine.connect() as conn:
             return [dict(row._mapping, id=str(row.id)) for row in conn.execute(query)]
 
+    def about(self, identity, session_id: str) -> dict | None:
+        """What a chat opened on a step is about: ``explanation_id``, ``question``, ``step``, ``step_title`` and
+        ``excerpt`` (the step's first words, formulas kept whole); ``None`` for a chat on nothing (or on an
+        explanation since deleted)."""
+        chat = self._session(identity, session_id, kind="chat")
+        if not chat.parent_session_id:
+            return None
+        try:
+            parent = self._session(identity, str(chat.parent_session_id), kind="explanation")
+        except NotFound:
+            return None
+        steps = self._explanation_steps(parent)
+        step = chat.parent_step if chat.parent_step and chat.parent_step <= len(steps) else None
+        shown = steps[step - 1] if step else None
+        return {"explanation_id": str(parent.id), "question": parent.question or parent.title, "step": step,
+                "step_title": shown.title if shown else "", "excerpt": excerpt(shown.content) if shown else ""}
+
     @staticmethod
     def check_message(text: str) -> str:
         """The message as ``send`` would take it, or ``InvalidInput`` (to refuse a bad first message before a chat
@@ -166,3 +183,14 @@ def _whole_words(chunks) -> Iterator[str]:
             pending = pending[cut + 1:]
     if pending:
         yield pending
+
+
+def excerpt(text: str, limit: int = 140) -> str:
+    """The first words of a step's text, cut at a space and never inside a ``$…$`` formula."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    if cut.count("$") % 2:
+        cut = cut[:cut.rindex("$")].rstrip()
+    return cut + "…"

@@ -26,6 +26,7 @@ from ..content.questions import canonical_form
 from ..content.svg import render_svg
 from ..errors import AIError, Conflict, InvalidInput, NotFound
 from ..platform import authorization, db
+from ..platform.i18n import change_summary
 from .history import MAX_SEARCH_CHARS
 
 STATUSES = ("approved", "retired")
@@ -89,8 +90,9 @@ class Curation:
 
     def history(self, identity, answer_id: str) -> list[dict]:
         """The answer's versions, oldest first: ``version``, ``action`` (created, edited, approved, retired),
-        ``summary``, ``editor_id``, ``editor`` (name or email), ``status``, ``steps`` and ``created_at``. An
-        answer never changed has one version: as it was created."""
+        ``changes`` (as stored: ``"step 2 content"``), ``summary`` (the changes in the caller's language),
+        ``editor_id``, ``editor`` (name or email), ``status``, ``steps`` and ``created_at``. An answer never changed
+        has one version: as it was created."""
         authorization.require_staff(identity)
         answer_id = _answer_id(answer_id)
         v, u, a = db.answer_versions, db.users, db.ai_answers
@@ -104,10 +106,12 @@ class Curation:
                 answer = conn.execute(sa.select(a).where(a.c.id == answer_id)).first()
                 if answer is None:
                     raise NotFound()
-                return [{**_created_version(answer), "editor_id": None, "editor": ""}]
-        return [{"version": r.version, "action": r.action, "summary": r.summary,
-                 "editor_id": str(r.editor_id) if r.editor_id else None, "editor": r.name or r.email or "",
-                 "status": r.status, "steps": r.steps, "created_at": r.created_at} for r in rows]
+                rows = [_created_version(answer) | {"editor_id": None, "editor": ""}]
+                return [_in_words(row, identity.language) for row in rows]
+        return [_in_words({"version": r.version, "action": r.action, "summary": r.summary,
+                           "editor_id": str(r.editor_id) if r.editor_id else None, "editor": r.name or r.email or "",
+                           "status": r.status, "steps": r.steps, "created_at": r.created_at}, identity.language)
+                for r in rows]
 
     # --- changing ------------------------------------------------------------------------------------------------
 
@@ -281,6 +285,10 @@ def _record(conn: sa.Connection, row, identity, action: str, summary: str, **val
     conn.execute(v.insert().values(id=db.new_id(), answer_id=row.id, version=version, editor_id=identity.user_id,
                                    action=action, summary=summary, steps=values.get("steps", row.steps),
                                    status=values.get("status", row.status)))
+
+
+def _in_words(version: dict, language: str) -> dict:
+    return {**version, "changes": version["summary"], "summary": change_summary(version["summary"], language)}
 
 
 def _created_version(row) -> dict:
