@@ -1,4 +1,4 @@
-"""Presentation helpers for the teacher page: numbers as text, chart labels, and the whiteboard editor's text.
+"""Presentation helpers for the teacher page: numbers as text, the Altair charts, and the whiteboard editor's text.
 
 No Streamlit here and nothing that decides anything: every number comes from ``tutor.frames`` or
 ``tutor.curation``; this module only turns values into what the page shows, and the editor's text back into the
@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+
+import altair as alt
+import pandas as pd
 
 from .render import file_stem
 from .texts import HELP_REASONS
@@ -79,9 +82,104 @@ def reasons_text(signs, counts, language: str) -> str:
 def step_label(question: str, step: int, step_title: str, step_word: str, limit: int = 70) -> str:
     """A chart label for one step of a lesson: ``Pitágoras… · Paso 2: Los catetos``; step 0 (given up before the
     first step) has no title."""
-    head = shorten(question, 40)
     tail = f"{step_word} {int(step)}" + (f": {step_title}" if step_title else "")
+    head = shorten(question, max(12, min(40, limit - len(tail) - 3)))  # the question gives way to the step first
     return shorten(f"{head} · {tail}", limit)
+
+
+# --- the charts -------------------------------------------------------------------------------------------------------
+# Bar charts are sized by their rows: every bar gets ``ROW_PX`` (a label line and a bar that reads as one), plus room
+# for the axis and legend; only the first ``MAX_BARS`` rows are drawn (the table under the chart has them all), which
+# bounds the height. Labels are cut to ``LABEL_CHARS`` characters (the tooltip has the whole text) and made unique,
+# so two rows never share a band. No colours here: Streamlit's Altair theme draws them in its light and dark themes.
+
+ROW_PX = 32
+MIN_ROW_PX = 24  # the least a row may get and still be read (a test checks every chart against it)
+CHART_MARGIN_PX = 56
+MIN_CHART_PX = 140
+MAX_BARS = 15
+LABEL_CHARS = 48
+LABEL_LIMIT_PX = 340  # wide enough for LABEL_CHARS characters of the axis font: Vega never cuts them again
+LINE_CHART_PX = 260
+
+
+def bar_chart_height(rows: int) -> int:
+    """The height of a bar chart of ``rows`` bars (at most ``MAX_BARS`` are drawn)."""
+    return max(MIN_CHART_PX, CHART_MARGIN_PX + ROW_PX * min(rows, MAX_BARS))
+
+
+def unique_labels(texts, limit: int = LABEL_CHARS) -> list[str]:
+    """``texts`` cut to ``limit`` characters, a repeated label numbered (``… (2)``) so each row keeps its band."""
+    labels, seen = [], {}
+    for text in texts:
+        label = shorten(text, limit)
+        seen[label] = seen.get(label, 0) + 1
+        labels.append(label if seen[label] == 1 else f"{shorten(text, limit - 4)} ({seen[label]})")
+    return labels
+
+
+def _row_axis(labels: list[str]) -> alt.Y:
+    return alt.Y("label:N", title=None, sort=labels,
+                 axis=alt.Axis(labelLimit=LABEL_LIMIT_PX, labelOverlap=False, labelPadding=6))
+
+
+def topics_chart(topics: pd.DataFrame, t) -> alt.Chart:
+    """Questions asked per topic, most asked first. ``topics`` is ``Frames.topics`` with readable subjects; ``t``
+    translates a text key."""
+    top = topics.sort_values(["asked", "subject"], ascending=[False, True]).head(MAX_BARS)
+    labels = unique_labels(top["subject"])
+    data = top.assign(label=labels)
+    return (alt.Chart(data).mark_bar(cornerRadiusEnd=3)
+            .encode(y=_row_axis(labels),
+                    x=alt.X("asked:Q", title=None, axis=alt.Axis(tickMinStep=1)),
+                    tooltip=[alt.Tooltip("subject:N", title=t("col_subject")),
+                             alt.Tooltip("asked:Q", title=t("col_asked")),
+                             alt.Tooltip("students:Q", title=t("col_students"))])
+            .properties(height=bar_chart_height(len(top))))
+
+
+def struggles_chart(points: pd.DataFrame, t) -> alt.Chart:
+    """Pauses and abandons per lesson step, stacked, hardest first (``points`` is ``Frames.struggle_points``)."""
+    top = points.assign(total=points["pauses"] + points["abandons"]).sort_values(
+        "total", ascending=False, kind="stable").head(MAX_BARS)
+    rows = list(zip(top["question"], top["step"], top["step_title"]))
+    full = [f"{q} · {t('col_step')} {int(s)}" + (f": {title}" if title else "") for q, s, title in rows]
+    # ranked (``1. …``): two steps of questions that start alike still get a row each
+    labels = [f"{rank}. {step_label(q, s, title, t('col_step'), limit=LABEL_CHARS - 4)}"
+              for rank, (q, s, title) in enumerate(rows, start=1)]
+    series = {"pauses": t("series_pauses"), "abandons": t("series_abandons")}
+    long = (top.assign(label=labels, point=full)
+            .melt(id_vars=["label", "point", "students"], value_vars=list(series), var_name="series", value_name="n"))
+    long["series"] = long["series"].map(series)
+    return (alt.Chart(long).mark_bar()
+            .encode(y=_row_axis(labels),
+                    x=alt.X("n:Q", title=None, stack="zero", axis=alt.Axis(tickMinStep=1)),
+                    color=alt.Color("series:N", title=None, sort=list(series.values()),
+                                    legend=alt.Legend(orient="top")),
+                    tooltip=[alt.Tooltip("point:N", title=t("col_point")),
+                             alt.Tooltip("series:N", title=t("col_series")),
+                             alt.Tooltip("n:Q", title=t("col_count")),
+                             alt.Tooltip("students:Q", title=t("col_students"))])
+            .properties(height=bar_chart_height(len(top))))
+
+
+def per_day_chart(per_day: pd.DataFrame, t) -> alt.Chart:
+    """Questions, completed explanations and pauses per day (``per_day`` is ``Frames.questions_per_day``); the
+    day labels thin out on long ranges instead of overlapping."""
+    series = {"questions": t("series_questions"), "completed": t("series_completed"), "pauses": t("series_pauses")}
+    long = per_day.melt(id_vars="day", value_vars=list(series), var_name="series", value_name="n")
+    long["series"] = long["series"].map(series)
+    return (alt.Chart(long).mark_line(point=True)
+            .encode(x=alt.X("day:T", title=None, axis=alt.Axis(format="%d/%m", labelAngle=0, labelOverlap=True,
+                                                                 tickCount={"interval": "day", "step": 1}
+                                                                 if len(per_day) <= 14 else 10)),
+                    y=alt.Y("n:Q", title=None, axis=alt.Axis(tickMinStep=1)),
+                    color=alt.Color("series:N", title=None, sort=list(series.values()),
+                                    legend=alt.Legend(orient="top")),
+                    tooltip=[alt.Tooltip("day:T", title=t("col_day"), format="%Y-%m-%d"),
+                             alt.Tooltip("series:N", title=t("col_series")),
+                             alt.Tooltip("n:Q", title=t("col_count"))])
+            .properties(height=LINE_CHART_PX))
 
 
 # --- the whiteboard editor ---------------------------------------------------------------------------------------
