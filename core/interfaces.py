@@ -86,6 +86,7 @@ class CurationAPI(Protocol):
     """The answer library as staff see and change it, with versions."""
 
     step_types: tuple[str, ...]
+    drawing_ops: dict[str, tuple[str, ...]]
 
     def answers(self, identity: Identity, *, search: str = "", status: str | None = None,
                 source: str | None = None, review: bool = False, limit: int = 200) -> list[dict]: ...
@@ -95,6 +96,8 @@ class CurationAPI(Protocol):
     def get(self, identity: Identity, answer_id: str) -> dict: ...
 
     def history(self, identity: Identity, answer_id: str) -> list[dict]: ...
+
+    def draw(self, identity: Identity, commands: list) -> dict: ...
 
     def edit(self, identity: Identity, answer_id: str, steps: list[dict], *, total_duration: int | None = None,
              expected_version: int | None = None) -> dict: ...

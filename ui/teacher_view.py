@@ -217,6 +217,97 @@ def parse_commands(text: str) -> list[dict]:
     return value
 
 
+# The whiteboard as the editor's table: one row per command, one column per field (empty where the op has none).
+NUMBER_FIELDS = ("x", "y", "x1", "y1", "x2", "y2", "r", "w", "h", "x_min", "x_max", "y_min", "y_max")
+TEXT_FIELDS = ("points", "expr", "text", "label")
+COMMAND_COLUMNS = ("op", *NUMBER_FIELDS, *TEXT_FIELDS, "color", "grid", "at_char")
+NEW_DRAWING_VALUES = {"x_min": -5.0, "x_max": 5.0, "y_min": -5.0, "y_max": 5.0, "r": 1.0, "w": 2.0, "h": 1.0,
+                      "x2": 3.0, "y2": 2.0, "points": "0, 0; 3, 0; 3, 4", "expr": "x", "text": "A"}
+
+
+class DrawingError(ValueError):
+    """A row of the whiteboard table cannot be a command: ``index`` (1-based) and ``kind``: ``no_op`` or
+    ``points``."""
+
+    def __init__(self, kind: str, index: int):
+        self.kind, self.index = kind, index
+        super().__init__(f"{kind} in drawing {index}")
+
+
+def command_rows(commands: list[dict] | None) -> list[dict]:
+    """Commands as the table's rows: every column present (``None`` when unused), points as ``x, y; x, y``."""
+    rows = []
+    for command in commands or []:
+        row = {column: command.get(column) for column in COMMAND_COLUMNS}
+        if command.get("points") is not None:
+            row["points"] = "; ".join(f"{_number_text(x)}, {_number_text(y)}" for x, y in command["points"])
+        row["grid"] = bool(command.get("grid"))
+        rows.append(row)
+    return rows
+
+
+def new_drawing(op: str, fields: tuple[str, ...]) -> dict:
+    """A table row for a new ``op`` command with its ``fields`` filled in (a teacher then moves it)."""
+    row = {column: None for column in COMMAND_COLUMNS}
+    row.update(op=op, grid=False, at_char=0, color="blue")
+    row.update({name: NEW_DRAWING_VALUES.get(name, 0.0) for name in fields})
+    return row
+
+
+def rows_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(COMMAND_COLUMNS))
+    for column in NUMBER_FIELDS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["at_char"] = pd.to_numeric(frame["at_char"], errors="coerce").astype("Int64")
+    frame["grid"] = frame["grid"].fillna(False).astype(bool)
+    for column in ("op", *TEXT_FIELDS, "color"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+def commands_from_rows(rows: list[dict]) -> list[dict]:
+    """The table's rows back as commands (``Curation.edit`` validates each); blank rows are skipped. Raises
+    ``DrawingError``."""
+    commands = []
+    for index, row in enumerate(rows, start=1):
+        values = {column: row.get(column) for column in COMMAND_COLUMNS if _filled(row.get(column))}
+        if not row.get("grid"):
+            values.pop("grid", None)
+        if not values.get("op"):
+            if set(values) - {"at_char", "color"}:
+                raise DrawingError("no_op", index)
+            continue
+        if "points" in values:
+            values["points"] = _points(values["points"], index)
+        for name in NUMBER_FIELDS:
+            if name in values:
+                values[name] = float(values[name])
+        if "at_char" in values:
+            values["at_char"] = int(values["at_char"])
+        commands.append(values)
+    return commands
+
+
+def _filled(value) -> bool:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return not (isinstance(value, str) and not value.strip()) and value is not False
+
+
+def _points(text: str, index: int) -> list[list[float]]:
+    try:
+        pairs = [[float(v) for v in pair.split(",")] for pair in str(text).split(";") if pair.strip()]
+    except ValueError:
+        raise DrawingError("points", index) from None
+    if any(len(pair) != 2 for pair in pairs):
+        raise DrawingError("points", index)
+    return pairs
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
 def csv_file_name(class_name: str, table: str, start, end, stem: str = "") -> str:
     """``4-b-top-questions-2025-03-01-2025-03-30.csv``: the class, the table (and whose, for one student's), the
     dates."""

@@ -22,7 +22,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from ..content.answers import STEP_TYPES, answer_from_json, validate_answer
+from ..content.answers import MAX_COMMANDS, STEP_TYPES, answer_from_json, validate_answer
+from ..content.canvas import OPS, validate_commands
 from ..content.questions import canonical_form
 from ..content.svg import render_svg
 from ..errors import AIError, Conflict, InvalidInput, NotFound
@@ -41,6 +42,8 @@ class Curation:
     ``core.interfaces.CurationAPI``)."""
 
     step_types = STEP_TYPES
+    # Each whiteboard op and the fields it needs, for an editor that offers a new drawing with them filled in.
+    drawing_ops = {op: spec.required for op, spec in OPS.items()}
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -132,6 +135,17 @@ class Curation:
         return [{"version": r.version, "action": r.action, "summary": r.summary,
                  "editor_id": str(r.editor_id) if r.editor_id else None, "editor": r.name or r.email or "",
                  "status": r.status, "steps": r.steps, "created_at": r.created_at} for r in rows]
+
+    def draw(self, identity, commands: list) -> dict:
+        """A whiteboard as an editor previews it before saving: ``svg`` (the valid commands drawn, or ``None`` when
+        none is) and ``problems``, the commands that would be refused: ``[{"command": n (1-based), "detail":
+        reason}]``."""
+        authorization.require_staff(identity)
+        commands = list(commands or [])[:MAX_COMMANDS] if isinstance(commands, list) else []
+        valid, dropped = validate_commands(commands, 10**6)
+        positions = {id(command): index for index, command in enumerate(commands, start=1)}
+        return {"svg": render_svg(valid) if valid else None,
+                "problems": [{"command": positions.get(id(raw), 0), "detail": reason} for raw, reason in dropped]}
 
     # --- changing ------------------------------------------------------------------------------------------------
 
