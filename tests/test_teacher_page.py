@@ -672,19 +672,50 @@ def test_retire_asks_first_then_approve_brings_it_back(world):
 
 # --- classes and credits ----------------------------------------------------------------------------------------------
 
-def test_answers_that_failed_the_maths_check_are_listed_for_review(world):
+def failed_check_answer(tutor) -> str:
     from core.content.answers import validate_answer
     from core.content.questions import prepare
     answer, _ = validate_answer({"steps": [{"title": "Paso 1", "type": "math", "content": r"$12 \cdot 4 = 46$",
                                             "canvas_commands": []}], "total_duration": 10})
     question = prepare("¿Cuánto es 12 por 4?", language="es", limit=1000)
-    answer_id = world.tutor.cache.store(question, answer, model="m", prompt_version="p", verified=False,
-                                        failures=[{"step": 1, "claim": r"12 \cdot 4 = 46"}])
+    return tutor.cache.store(question, answer, model="m", prompt_version="p", verified=False,
+                             failures=[{"step": 1, "claim": r"12 \cdot 4 = 46"}])
+
+
+REVIEW_TEXTS = {
+    "es": ("Para revisar", "La comprobación matemática encontró 1 afirmación que no se cumple.",
+           "Valoraciones desde la última edición · no útil: 2 · útil: 0"),
+    "en": ("Needs review", "The maths check found 1 claim that does not hold.",
+           "Ratings since the last edit · not helpful: 2 · helpful: 0"),
+}
+
+
+def test_answers_that_need_review_come_first_with_why_and_open_in_the_editor(lang_world):
+    world, lang = lang_world
+    title, check_failed, poor = REVIEW_TEXTS[lang]
+    failed = failed_check_answer(world.tutor)
+    carla = me(world, world.carla)  # Ben already rated the geometry lesson "not helpful"; Carla does too
+    session = read(world.tutor, world.carla, GEOMETRY)
+    world.tutor.history.rate(carla, session["session_id"], helpful=False)
+    geometry = world.tutor.cache.lookup(GEOMETRY.question.hash).id
     at = teacher_page()
-    at.segmented_control(key="teacher_library_status").set_value("review").run()
-    assert frame_of(at, "answers")["id"].tolist() == [answer_id]
-    select_answer(at, answer_id)
+    assert at.get_by_key("teacher_review").markdown[0].value == f"**{title}**"
+    listed = [node.key for node in at if (getattr(node, "key", None) or "").startswith("teacher_review_")
+              and not node.key.startswith("teacher_review_open_")]
+    assert listed == [f"teacher_review_{failed}", f"teacher_review_{geometry}"]  # the failed check first
+    assert check_failed in at.get_by_key(f"teacher_review_{failed}").markdown[0].value
+    assert poor in at.get_by_key(f"teacher_review_{geometry}").markdown[0].value
+
+    at.text_input(key="teacher_library_search").input("newton").run()  # a search that hides it does not matter
+    at.button(key=f"teacher_review_open_{failed}").click().run()
+    assert not at.exception
+    assert at.selectbox(key="teacher_answer").value == failed
+    assert at.session_state["teacher_answer_tabs"] == ("Editar" if lang == "es" else "Edit")  # on the editor
+    assert at.text_area(key="teacher_step_1_content").value == r"$12 \cdot 4 = 46$"
     assert [w.value for w in at.warning if r"12 \cdot 4 = 46" in w.value]
+    at.button(key="teacher_approve").click().run()  # the teacher overrules the check: it leaves the list
+    assert not at.exception
+    assert failed not in [r["id"] for r in world.tutor.curation.needing_review(me(world, world.teacher))]
 
 
 def test_classes_show_join_codes_and_credits_can_be_granted(world):
