@@ -8,7 +8,6 @@ import pytest
 
 from ui.teacher_view import (
     LABEL_CHARS,
-    LABEL_LIMIT_PX,
     MAX_BARS,
     MIN_ROW_PX,
     per_day_chart,

@@ -1,13 +1,12 @@
 """Presentation helpers for the teacher page: numbers as text, the Altair charts, and the whiteboard editor's text.
 
 No Streamlit here and nothing that decides anything: every number comes from ``tutor.frames`` or
-``tutor.curation``; this module only turns values into what the page shows, and the editor's text back into the
-canvas-command list that ``Curation.edit`` validates.
+``tutor.curation``; this module only turns values into what the page shows, and the editor's whiteboard table back
+into the canvas-command list that ``Curation.edit`` validates.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 
 import altair as alt
@@ -183,39 +182,6 @@ def per_day_chart(per_day: pd.DataFrame, t) -> alt.Chart:
 
 
 # --- the whiteboard editor ---------------------------------------------------------------------------------------
-
-class EditorError(ValueError):
-    """The canvas editor's text is not a JSON list of objects. ``kind`` is ``json`` (with ``line`` and
-    ``column``), ``not_list`` or ``not_object`` (with ``index``, 1-based)."""
-
-    def __init__(self, kind: str, *, line: int = 0, column: int = 0, index: int = 0):
-        self.kind, self.line, self.column, self.index = kind, line, column, index
-        super().__init__(f"{kind} at line {line} column {column} item {index}")
-
-
-def commands_text(commands: list[dict] | None) -> str:
-    """Canvas commands as the editor shows them: a JSON list, one command per line."""
-    if not commands:
-        return "[]"
-    return "[\n" + ",\n".join("  " + json.dumps(c, ensure_ascii=False) for c in commands) + "\n]"
-
-
-def parse_commands(text: str) -> list[dict]:
-    """The editor's text back as a list of command objects (``Curation.edit`` validates each one); an empty text
-    is no drawings. Raises ``EditorError``."""
-    if not (text or "").strip():
-        return []
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise EditorError("json", line=error.lineno, column=error.colno) from None
-    if not isinstance(value, list):
-        raise EditorError("not_list")
-    for index, item in enumerate(value, start=1):
-        if not isinstance(item, dict):
-            raise EditorError("not_object", index=index)
-    return value
-
 
 # The whiteboard as the editor's table: one row per command, one column per field (empty where the op has none).
 NUMBER_FIELDS = ("x", "y", "x1", "y1", "x2", "y2", "r", "w", "h", "x_min", "x_max", "y_min", "y_max")
