@@ -61,6 +61,7 @@ def test_bar_charts_give_every_row_room_and_a_readable_label(build, frame, full_
     labels = bar_rows(spec)
     assert len(labels) == min(rows, MAX_BARS) == len(set(labels))  # one band per row, never two labels in one
     assert spec["height"] / len(labels) >= MIN_ROW_PX
+    assert spec["autosize"]["type"] == "fit-x"  # the height is the bars' alone: the legend and axis come on top
     axis = spec["encoding"]["y"]["axis"]
     assert axis["labelLimit"] >= LABEL_CHARS * AXIS_FONT_PX and axis["labelOverlap"] is False
     drawn = rows_of(spec)

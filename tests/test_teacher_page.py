@@ -25,6 +25,8 @@ from core.platform import db
 from core.school.frames import to_csv
 from ui.render import step_markdown
 from ui.teacher_view import (
+    MAX_BARS,
+    ROW_PX,
     DrawingError,
     command_rows,
     commands_from_rows,
@@ -836,6 +838,16 @@ def test_in_a_browser_a_teacher_sees_kpis_charts_and_downloads_csv_and_a_student
             served = Path(download.value.path()).read_bytes()
             assert served == to_csv(world.tutor.frames.top_questions(teo, world.klass.id, start, end))
             assert download.value.suggested_filename == csv_file_name(world.klass.name, "top_questions", start, end)
+
+            # the struggles chart gives every bar row its height (it was 120 px for any number of rows)
+            page.get_by_role("tab", name="Dificultades").click()
+            bars = page.locator(key("teacher_chart_struggles") + " [data-testid='stVegaLiteChart']").locator(
+                "svg.marks, canvas").first
+            bars.wait_for()
+            rows = min(len(world.tutor.frames.struggle_points(teo, world.klass.id, start, end)), MAX_BARS)
+            assert rows >= 2 and bars.bounding_box()["height"] >= rows * ROW_PX + 30  # the bars, then axis and legend
+            page.wait_for_timeout(500)
+            screenshot(page, "teacher-struggles", full_page=True)
 
             page.get_by_role("tab", name="Respuestas").click()
             answer_id = world.tutor.cache.lookup(GEOMETRY.question.hash).id

@@ -82,29 +82,31 @@ def step_label(question: str, step: int, step_title: str, step_word: str, limit:
     """A chart label for one step of a lesson: ``Pitágoras… · Paso 2: Los catetos``; step 0 (given up before the
     first step) has no title."""
     tail = f"{step_word} {int(step)}" + (f": {step_title}" if step_title else "")
-    head = shorten(question, max(12, min(40, limit - len(tail) - 3)))  # the question gives way to the step first
+    head = shorten(question, max(20, min(40, limit - len(tail) - 3)))  # the question gives way to the step first
     return shorten(f"{head} · {tail}", limit)
 
 
 # --- the charts -------------------------------------------------------------------------------------------------------
-# Bar charts are sized by their rows: every bar gets ``ROW_PX`` (a label line and a bar that reads as one), plus room
-# for the axis and legend; only the first ``MAX_BARS`` rows are drawn (the table under the chart has them all), which
+# Bar charts are sized by their rows: every bar gets ``ROW_PX`` (a label line and a bar that reads as one), and the
+# axis and legend come on top; only the first ``MAX_BARS`` rows are drawn (the table under the chart has them all), which
 # bounds the height. Labels are cut to ``LABEL_CHARS`` characters (the tooltip has the whole text) and made unique,
 # so two rows never share a band. No colours here: Streamlit's Altair theme draws them in its light and dark themes.
 
 ROW_PX = 32
 MIN_ROW_PX = 24  # the least a row may get and still be read (a test checks every chart against it)
-CHART_MARGIN_PX = 56
-MIN_CHART_PX = 140
+MIN_CHART_PX = 64
 MAX_BARS = 15
+# The height is the plot's own: Streamlit's default ("fit") would squeeze the legend and axis into it too, which is
+# how two rows once got 120 px between them, legend included.
+PLOT_SIZED = alt.AutoSizeParams(type="fit-x", contains="padding")
 LABEL_CHARS = 48
 LABEL_LIMIT_PX = 340  # wide enough for LABEL_CHARS characters of the axis font: Vega never cuts them again
 LINE_CHART_PX = 260
 
 
 def bar_chart_height(rows: int) -> int:
-    """The height of a bar chart of ``rows`` bars (at most ``MAX_BARS`` are drawn)."""
-    return max(MIN_CHART_PX, CHART_MARGIN_PX + ROW_PX * min(rows, MAX_BARS))
+    """The plot height of a bar chart of ``rows`` bars (at most ``MAX_BARS`` are drawn), axis and legend apart."""
+    return max(MIN_CHART_PX, ROW_PX * min(rows, MAX_BARS))
 
 
 def unique_labels(texts, limit: int = LABEL_CHARS) -> list[str]:
@@ -134,7 +136,7 @@ def topics_chart(topics: pd.DataFrame, t) -> alt.Chart:
                     tooltip=[alt.Tooltip("subject:N", title=t("col_subject")),
                              alt.Tooltip("asked:Q", title=t("col_asked")),
                              alt.Tooltip("students:Q", title=t("col_students"))])
-            .properties(height=bar_chart_height(len(top))))
+            .properties(height=bar_chart_height(len(top)), autosize=PLOT_SIZED))
 
 
 def struggles_chart(points: pd.DataFrame, t) -> alt.Chart:
@@ -159,7 +161,7 @@ def struggles_chart(points: pd.DataFrame, t) -> alt.Chart:
                              alt.Tooltip("series:N", title=t("col_series")),
                              alt.Tooltip("n:Q", title=t("col_count")),
                              alt.Tooltip("students:Q", title=t("col_students"))])
-            .properties(height=bar_chart_height(len(top))))
+            .properties(height=bar_chart_height(len(top)), autosize=PLOT_SIZED))
 
 
 def per_day_chart(per_day: pd.DataFrame, t) -> alt.Chart:
@@ -178,7 +180,7 @@ def per_day_chart(per_day: pd.DataFrame, t) -> alt.Chart:
                     tooltip=[alt.Tooltip("day:T", title=t("col_day"), format="%Y-%m-%d"),
                              alt.Tooltip("series:N", title=t("col_series")),
                              alt.Tooltip("n:Q", title=t("col_count"))])
-            .properties(height=LINE_CHART_PX))
+            .properties(height=LINE_CHART_PX, autosize=PLOT_SIZED))
 
 
 # --- the whiteboard editor ---------------------------------------------------------------------------------------
