@@ -37,6 +37,7 @@ from ui.teacher_view import (
     duration,
     percent,
     reasons_text,
+    rows_frame,
     step_label,
 )
 from ui.texts import t
@@ -754,8 +755,10 @@ def test_presentation_helpers():
     assert step_label("¿Cómo se resuelve una ecuación de segundo grado paso a paso?", 2, "Factorizar", "Paso") == \
         "¿Cómo se resuelve una ecuación de segun… · Paso 2: Factorizar"
     assert step_label("Q", 0, "", "Step") == "Q · Step 0"
-    for step in GEOMETRY.answer.to_json()["steps"]:
-        assert commands_from_rows(command_rows(step["canvas_commands"])) == step["canvas_commands"]
+    for lesson in LESSONS.values():  # every lesson's whiteboard survives the table unchanged (no phantom edits)
+        for step in lesson.answer.to_json()["steps"]:
+            table = rows_frame(command_rows(step["canvas_commands"])).to_dict("records")
+            assert commands_from_rows(table) == step["canvas_commands"]
     assert commands_from_rows([{"op": None, "color": "blue", "at_char": 0}]) == []  # a blank new row
     with pytest.raises(DrawingError) as error:
         commands_from_rows([{"op": "polygon", "points": "0, 0; 1"}])

@@ -239,7 +239,9 @@ def commands_from_rows(rows: list[dict]) -> list[dict]:
     commands = []
     for index, row in enumerate(rows, start=1):
         values = {column: row.get(column) for column in COMMAND_COLUMNS if _filled(row.get(column))}
-        if not row.get("grid"):
+        if row.get("grid"):
+            values["grid"] = True  # a plain bool, whatever the table held
+        else:
             values.pop("grid", None)
         if not values.get("op"):
             if set(values) - {"at_char", "color"}:
