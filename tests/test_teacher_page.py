@@ -864,6 +864,12 @@ def test_in_a_browser_a_teacher_sees_kpis_charts_and_downloads_csv_and_a_student
             picker.evaluate("e => e.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(300)
             screenshot(page, "teacher-library", full_page=False)
+            page.get_by_role("tab", name="Editar").click()
+            page.locator(key("teacher_edit_board_1") + " svg").wait_for()  # the board previewed from the table
+            page.locator(key("teacher_step_1_board_1")).wait_for()
+            page.wait_for_timeout(300)
+            screenshot(page, "teacher-editor", full_page=False)
+            page.get_by_role("tab", name="Así la ve el estudiante").click()
 
             # retire (with its confirmation) and approve again: the answer stays open across both reruns
             page.locator(key("teacher_retire") + " button").click()

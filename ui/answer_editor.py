@@ -82,10 +82,10 @@ def board(me, number: int) -> None:
     ss, key = st.session_state, f"{PREFIX}{number}_"
     table, drawn = st.columns([3, 2], gap="medium")
     with table:
-        st.caption(me.t("step_canvas"))
+        st.caption(me.t("edit_board_table"))
         edited = st.data_editor(rows_frame(ss[f"{key}base"]), key=f"{key}board_{ss['teacher_edit_generation']}",
                                 num_rows="dynamic", hide_index=True, column_config=_columns(me),
-                                column_order=list(COMMAND_COLUMNS), width="stretch")
+                                column_order=list(COMMAND_COLUMNS), width="stretch", placeholder="")
         ss[f"{key}rows"] = edited.to_dict("records")
         with st.container(horizontal=True, vertical_alignment="bottom"):
             st.selectbox(me.t("edit_new_drawing"), options=list(me.tutor.curation.drawing_ops),

@@ -269,6 +269,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "edit_down": {"es": "Bajar", "en": "Move down"},
     "edit_remove_step": {"es": "Quitar el paso", "en": "Remove the step"},
     "edit_preview": {"es": "Vista previa", "en": "Preview"},
+    "edit_board_table": {"es": "Pizarra: un trazo por fila (las casillas vacías no se usan)",
+                         "en": "Whiteboard: one drawing per row (empty cells are not used)"},
     "edit_new_drawing": {"es": "Nuevo trazo", "en": "New drawing"},
     "edit_add_drawing": {"es": "Añadir a la pizarra", "en": "Add to the board"},
     "edit_drawing_skipped": {"es": "El trazo {n} no se dibuja: {detail}", "en": "Drawing {n} is not drawn: {detail}"},
