@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -24,9 +23,11 @@ from ui.teacher_view import (
     date_range,
     default_range,
     duration,
+    per_day_chart,
     percent,
     shorten,
-    step_label,
+    struggles_chart,
+    topics_chart,
 )
 
 me = app.who()
@@ -111,21 +112,8 @@ def overview(class_id: str, start, end, kpis: dict, csv_name) -> None:
 
     per_day = tutor.frames.questions_per_day(identity, class_id, start, end)
     st.subheader(me.t("questions_per_day"), anchor=False)
-    series = {"questions": me.t("series_questions"), "completed": me.t("series_completed"),
-              "pauses": me.t("series_pauses")}
-    long = per_day.melt(id_vars="day", value_vars=list(series), var_name="series", value_name="n")
-    long["series"] = long["series"].map(series)
-    chart = (alt.Chart(long).mark_line(point=True)
-             .encode(x=alt.X("day:T", title=None, axis=alt.Axis(format="%d/%m", labelAngle=0)),
-                     y=alt.Y("n:Q", title=None, axis=alt.Axis(tickMinStep=1)),
-                     color=alt.Color("series:N", title=None, sort=list(series.values()),
-                                     legend=alt.Legend(orient="top")),
-                     tooltip=[alt.Tooltip("day:T", title=me.t("col_day"), format="%Y-%m-%d"),
-                              alt.Tooltip("series:N", title=me.t("col_series")),
-                              alt.Tooltip("n:Q", title=me.t("col_count"))])
-             .properties(height=260))
     with st.container(key="teacher_chart_per_day"):
-        st.altair_chart(chart, width="stretch")
+        st.altair_chart(per_day_chart(per_day, me.t), width="stretch")
     view.csv_button(per_day, "per_day", csv_name)
 
     st.subheader(me.t("top_questions"), anchor=False)
@@ -142,16 +130,8 @@ def overview(class_id: str, start, end, kpis: dict, csv_name) -> None:
         view.table(topics, "topics", csv_name, display=shown, columns={
             "subject": "col_subject", "asked": "col_asked", "questions": "col_questions", "students": "col_students"})
     if len(shown):
-        bars = (alt.Chart(shown).mark_bar(cornerRadiusEnd=3)
-                .encode(y=alt.Y("subject:N", title=None, sort="-x"),
-                        x=alt.X("asked:Q", title=None, axis=alt.Axis(tickMinStep=1)),
-                        tooltip=[alt.Tooltip("subject:N", title=me.t("col_subject")),
-                                 alt.Tooltip("asked:Q", title=me.t("col_asked")),
-                                 alt.Tooltip("students:Q", title=me.t("col_students"))])
-                .properties(height=40 + 30 * len(shown)))
         with right, st.container(key="teacher_chart_topics"):
-            st.altair_chart(bars, width="stretch")
-
+            st.altair_chart(topics_chart(shown, me.t), width="stretch")
 
     st.subheader(me.t("match_decisions"), anchor=False)
     st.caption(me.t("match_decisions_help"))
@@ -164,25 +144,8 @@ def struggles(class_id: str, start, end, csv_name) -> None:
     st.caption(me.t("struggles_intro"))
     points = tutor.frames.struggle_points(identity, class_id, start, end)
     if len(points):
-        top = points.head(12)
-        labels = [step_label(q, s, title, me.t("col_step"))
-                  for q, s, title in zip(top["question"], top["step"], top["step_title"])]
-        series = {"pauses": me.t("series_pauses"), "abandons": me.t("series_abandons")}
-        long = (top.assign(point=labels).melt(id_vars=["point", "students"], value_vars=list(series),
-                                              var_name="series", value_name="n"))
-        long["series"] = long["series"].map(series)
-        chart = (alt.Chart(long).mark_bar()
-                 .encode(y=alt.Y("point:N", title=None, sort=labels, axis=alt.Axis(labelLimit=420)),
-                         x=alt.X("n:Q", title=None, stack="zero", axis=alt.Axis(tickMinStep=1)),
-                         color=alt.Color("series:N", title=None, sort=list(series.values()),
-                                         legend=alt.Legend(orient="top")),
-                         tooltip=[alt.Tooltip("point:N", title=me.t("col_point")),
-                                  alt.Tooltip("series:N", title=me.t("col_series")),
-                                  alt.Tooltip("n:Q", title=me.t("col_count")),
-                                  alt.Tooltip("students:Q", title=me.t("col_students"))])
-                 .properties(height=max(120, 34 * len(top))))
         with st.container(key="teacher_chart_struggles"):
-            st.altair_chart(chart, width="stretch")
+            st.altair_chart(struggles_chart(points, me.t), width="stretch")
     else:
         st.info(me.t("struggles_none"), icon=":material/sentiment_satisfied:")
     view.table(points, "struggles", csv_name, columns={

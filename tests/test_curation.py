@@ -173,29 +173,47 @@ def bad_steps():
         steps[number - 1].update(fields)
         return steps
     return [
-        (changed(2, content=""), "step 2 content is empty"),
-        (changed(2, content="<script>alert(1)</script>"), "step 2 content contains HTML"),
-        (changed(3, content="Sin cerrar $x^2"), "step 3"),
-        (changed(1, type="video"), "step 1 type"),
+        (changed(2, content=""), "step 2 content is empty", {"step": 2, "part": "content", "check": "empty"}),
+        (changed(2, content="<script>alert(1)</script>"), "step 2 content contains HTML",
+         {"step": 2, "part": "content", "check": "html"}),
+        (changed(3, content="Sin cerrar $x^2"), "step 3", {"step": 3, "part": "content", "check": "delimiters"}),
+        (changed(4, title="x" * 200), "step 4 title is longer than 120",
+         {"step": 4, "part": "title", "check": "too_long", "limit": 120}),
+        (changed(1, type="video"), "step 1 type", {"step": 1, "part": "type", "check": "type"}),
         (changed(3, canvas_commands=[{"op": "axes", "x_min": -1, "x_max": 1, "y_min": -1, "y_max": 1},
-                                     {"op": "laser", "x": 1}]), "step 3 drawing 2: unknown op 'laser'"),
-        (changed(2, canvas_commands=[{"op": "circle", "x": 0, "y": 0, "r": -1}]), "step 2 drawing 1: r must be"),
-        (base * 3, "1 to 8 steps"),
-        ([], "1 to 8 steps"),
-        ("not a list", "1 to 8 steps"),
+                                     {"op": "laser", "x": 1}]), "step 3 drawing 2: unknown op 'laser'",
+         {"step": 3, "part": "canvas_commands", "command": 2, "check": "drawing"}),
+        (changed(2, canvas_commands=[{"op": "circle", "x": 0, "y": 0, "r": -1}]), "step 2 drawing 1: r must be",
+         {"step": 2, "part": "canvas_commands", "command": 1, "check": "drawing"}),
+        (base * 3, "1 to 8 steps", {"check": "steps", "limit": 8}),
+        ([], "1 to 8 steps", {"check": "steps"}),
+        ("not a list", "1 to 8 steps", {"check": "steps"}),
     ]
 
 
-@pytest.mark.parametrize("steps, reason", bad_steps())
-def test_invalid_edits_are_refused_and_write_nothing(library, steps, reason):
+@pytest.mark.parametrize("steps, reason, where", bad_steps())
+def test_invalid_edits_are_refused_and_write_nothing(library, steps, reason, where):
     answer_id = library.answer_id(PYTHAGORAS)
     before = library.rows(PYTHAGORAS.question.hash)
     with pytest.raises(InvalidInput) as error:
         library.tutor.curation.edit(library.teacher, answer_id, steps)
     assert error.value.code == "invalid_text" and reason in error.value.params["reason"]
     assert reason in error.value.message_for("en")
+    # where it is and which check failed, for an editor to point at the step and field
+    assert {key: error.value.params.get(key) for key in where} == where
+    assert ("step" in error.value.params) == ("step" in where)
     assert library.rows(PYTHAGORAS.question.hash) == before
     assert library.versions() == []
+
+
+def test_a_formula_rule_broken_names_its_step_and_field(library):
+    steps = copy.deepcopy(PYTHAGORAS.answer.to_json()["steps"])
+    steps[1]["title"] = r"Con $\def\x{1}$"
+    with pytest.raises(InvalidInput) as error:
+        library.tutor.curation.edit(library.teacher, library.answer_id(PYTHAGORAS), steps)
+    assert error.value.code == "formula_macro"
+    assert {k: error.value.params[k] for k in ("step", "part", "check")} == {"step": 2, "part": "title",
+                                                                             "check": "rule"}
 
 
 def test_a_bad_duration_is_refused(library):
@@ -276,6 +294,52 @@ def test_approving_a_retired_answer_retires_the_approved_one(make_tutor, backend
 
     _, text = library.read(library.student, PYTHAGORAS.question.text)
     assert text == "".join(step.content for step in PYTHAGORAS.answer.steps) and len(fake_ai.calls) == 1
+
+
+# --- the review list --------------------------------------------------------------------------------------------------
+
+def failed_check_answer(tutor) -> str:
+    """A generated answer whose maths check failed (stored retired, awaiting a teacher)."""
+    from core.content.answers import validate_answer
+    from core.content.questions import prepare
+    answer, _ = validate_answer({"steps": [{"title": "Paso 1", "type": "math", "content": r"$12 \cdot 4 = 46$",
+                                            "canvas_commands": []}], "total_duration": 10})
+    question = prepare("¿Cuánto es 12 por 4?", language="es", limit=1000)
+    return tutor.cache.store(question, answer, model="m", prompt_version="p", verified=False,
+                             failures=[{"step": 1, "claim": r"12 \cdot 4 = 46"}])
+
+
+def test_the_review_list_has_failed_checks_first_then_poorly_rated_answers(library):
+    tutor, teacher = library.tutor, library.teacher
+    ben = tutor.identity_of(tutor.accounts.register("ben@example.org", "otter-42-moss", name="Ben"))
+    assert tutor.curation.needing_review(teacher) == []
+    failed = failed_check_answer(tutor)
+    newton = library.answer_id(NEWTON)
+    for student in (library.student, ben):  # two "not helpful" ratings of Newton's lesson, one helpful of Pythagoras
+        session, _ = library.read(student, NEWTON.question.text)
+        tutor.history.rate(student, session, helpful=False)
+    session, _ = library.read(ben, PYTHAGORAS.question.text)
+    tutor.history.rate(ben, session, helpful=False)
+    listed = tutor.curation.needing_review(teacher)
+    assert [(row["id"], row["reasons"]) for row in listed] == [(failed, ("check_failed",)),
+                                                               (newton, ("poor_ratings",))]
+    assert (listed[0]["failed_claims"], listed[0]["status"]) == (1, "retired")
+    assert (listed[1]["recent_unhelpful"], listed[1]["recent_helpful"], listed[1]["ratings"]) == (2, 0, 2)
+
+    # more helpful than unhelpful ratings takes it off; so does an edit (the ratings were about the old text)
+    for _ in range(3):
+        session, _ = library.read(library.student, NEWTON.question.text)
+        tutor.history.rate(library.student, session, helpful=True)
+    assert [row["id"] for row in tutor.curation.needing_review(teacher)] == [failed]
+    for _ in range(4):
+        session, _ = library.read(ben, NEWTON.question.text)
+        tutor.history.rate(ben, session, helpful=False)
+    assert [row["id"] for row in tutor.curation.needing_review(teacher)] == [failed, newton]
+    tutor.curation.edit(teacher, newton, edited_steps(NEWTON))
+    tutor.curation.retire(teacher, failed)  # the teacher's "reviewed, keep it out"
+    assert tutor.curation.needing_review(teacher) == []
+    with pytest.raises(Forbidden):
+        tutor.curation.needing_review(library.student)
 
 
 def test_an_untouched_answer_has_its_creation_as_history(library):

@@ -103,6 +103,7 @@ class World:
 
 def build_world(tutor) -> World:
     world = World(tutor)
+    joined(world, at(DAY1 - dt.timedelta(days=30), 8))  # the past days happened after the students joined
     past(world)
     present(world)
     return world
@@ -151,6 +152,16 @@ def module_servers(request):
 def own_world(make_tutor, backend):
     """A world of the test's own, for tests that change it."""
     return build_world(make_tutor(**backend))
+
+
+def joined(w: World, when: dt.datetime, *users) -> None:
+    """Move the join date of ``users`` (every member when none given) to ``when``."""
+    m = db.memberships
+    query = m.update().values(joined_at=when)
+    if users:
+        query = query.where(m.c.user_id.in_([user.id for user in users]))
+    with w.tutor.engine.begin() as conn:
+        conn.execute(query)
 
 
 def past(w: World) -> None:
@@ -341,6 +352,33 @@ def test_an_idle_unfinished_session_becomes_abandoned(own_world):
     assert ana_point[["pauses", "abandons"]].values.tolist() == [[1, 1]]
     help_ = frames.students_needing_help(me, world.klass.id, start, end).set_index("name")
     assert help_.loc["Ana", "abandoned"] == 1 and help_.loc["Ana", "score"] == 6
+
+
+def test_activity_before_joining_the_class_does_not_count_for_it(own_world):
+    """Ana joins on day 2 at 9:00: her day-1 question, pause and abandoned session stay out of every view; her AI
+    error at 9:30 on day 2 counts. Ben, a member since before day 1, counts as before."""
+    world = own_world
+    frames, me = world.tutor.frames, teacher(world)
+    joined(world, at(DAY2, 9), world.ana)
+    kpis = frames.kpis(me, world.klass.id, DAY1, DAY2)
+    assert (kpis["students"], kpis["active_students"], kpis["questions"], kpis["ai_errors"]) == (2, 2, 2, 1)
+    per_day = frames.questions_per_day(me, world.klass.id, DAY1, DAY2)
+    assert per_day.drop(columns="day").values.tolist() == [[0, 0, 0, 0, 0], [2, 1, 1, 0, 1]]
+    points = frames.struggle_points(me, world.klass.id, DAY1, DAY2)
+    assert points[["step", "pauses", "abandons", "students"]].values.tolist() == [[1, 0, 1, 1]]  # Ben's only
+    assert list(frames.students_needing_help(me, world.klass.id, DAY1, DAY2)["name"]) == ["Ben"]
+    detail = frames.student_detail(me, world.klass.id, world.ana.id, DAY1, DAY2)
+    assert detail.sessions.empty and detail.pauses.empty and detail.questions.empty
+    top = frames.top_questions(me, world.klass.id, DAY1, DAY2)
+    assert top[["question", "asked"]].values.tolist() == [[GEOMETRY.question.text, 1], [ALGEBRA.question.text, 1]]  # Ben's
+
+    # a rating given before joining is not the class's either; one given after is
+    ana_session = world.session(world.ana, ALGEBRA, created=at(DAY2, 8), updated=at(DAY2, 8, 5), status="complete",
+                                step=4)
+    world.rating(world.ana, ana_session, at(DAY2, 8, 6), helpful=False)
+    assert list(frames.ratings(me, world.klass.id, DAY1, DAY2)["name"]) == ["Ben"]
+    joined(world, at(DAY2, 8), world.ana)
+    assert sorted(frames.ratings(me, world.klass.id, DAY1, DAY2)["name"]) == ["Ana", "Ben"]
 
 
 def test_dates_outside_any_activity_give_empty_views(world):

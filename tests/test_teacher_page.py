@@ -25,16 +25,19 @@ from core.platform import db
 from core.school.frames import to_csv
 from ui.render import step_markdown
 from ui.teacher_view import (
-    EditorError,
-    commands_text,
+    MAX_BARS,
+    ROW_PX,
+    DrawingError,
+    command_rows,
+    commands_from_rows,
     count,
     csv_file_name,
     date_range,
     default_range,
     duration,
-    parse_commands,
     percent,
     reasons_text,
+    rows_frame,
     step_label,
 )
 from ui.texts import t
@@ -105,6 +108,8 @@ def past_days(w: SimpleNamespace, days: int = 12) -> None:
     today = dt.datetime.now(dt.timezone.utc).replace(hour=10, minute=0, second=0, microsecond=0)
     students, lessons = [w.ana, w.ben, w.carla], [ALGEBRA, GEOMETRY, NEWTON]
     answers = {lesson.name: tutor.cache.lookup(lesson.question.hash).id for lesson in lessons}
+    with tutor.engine.begin() as conn:  # the students were in the class by then (only activity since joining counts)
+        conn.execute(db.memberships.update().values(joined_at=today - dt.timedelta(days=days + 1)))
     for back in range(1, days + 1):
         when = today - dt.timedelta(days=back)
         for index in range((back * 7) % 4 + 1):
@@ -471,76 +476,169 @@ def test_the_library_lists_searches_and_previews_as_the_student_sees_it(world):
         if step["svg"]:
             assert shown_markdown(at, f"teacher_board_{step['step']}") == [step["svg"]]
     assert at.text_input(key="teacher_step_1_title").value == GEOMETRY.answer.steps[0].title
-    assert json.loads(at.text_area(key="teacher_step_1_canvas").value) == \
-        GEOMETRY.answer.to_json()["steps"][0]["canvas_commands"]
+    board = board_editor(at, 1).value
+    assert commands_from_rows(board.to_dict("records")) == GEOMETRY.answer.to_json()["steps"][0]["canvas_commands"]
+    assert json.loads(at.text_area(key="teacher_edit_json").value) == GEOMETRY.answer.to_json()["steps"]
 
 
-def test_editing_a_step_saves_a_new_version(world):
+def board_editor(at, number: int):
+    """Step ``number``'s whiteboard table (its key carries the editor's generation)."""
+    [table] = [d for d in at.data_editor if d.key.startswith(f"teacher_step_{number}_board_")]
+    return table
+
+
+def step_blocks(at) -> list[str]:
+    return [node.key for node in at if (getattr(node, "key", None) or "").startswith("teacher_edit_step_")]
+
+
+def errors_in(at, key: str) -> list[str]:
+    return [e.value for e in at.get_by_key(key).error]
+
+
+@pytest.fixture(params=["es", "en"])
+def lang_world(request, tutor):
+    return seed(tutor, teacher_language=request.param), request.param
+
+
+EDITOR_TEXTS = {
+    "es": {"saved": "Guardado como versión {v}.", "unchanged": "No había nada que cambiar.",
+           "empty_title": "Paso 2 · título: está vacío.", "html": "Paso 1 · texto: no puede llevar HTML.",
+           "drawing": "Paso 3 · pizarra, trazo 1: no es un trazo válido (r must be greater than 0).",
+           "points": "Paso 1 · pizarra, trazo 1: los puntos se escriben «x, y; x, y; x, y».",
+           "json": "No es JSON válido (línea 1, columna 3).", "op": "círculo"},
+    "en": {"saved": "Saved as version {v}.", "unchanged": "There was nothing to change.",
+           "empty_title": "Step 2 · title: is empty.", "html": "Step 1 · text: may not contain HTML.",
+           "drawing": "Step 3 · whiteboard, drawing 1: is not a valid drawing (r must be greater than 0).",
+           "points": "Step 1 · whiteboard, drawing 1: points are written “x, y; x, y; x, y”.",
+           "json": "This is not valid JSON (line 1, column 3).", "op": "circle"},
+}
+
+
+def test_the_editor_edits_a_step_with_a_live_preview_adds_a_drawing_and_saves_a_new_version(lang_world):
+    world, lang = lang_world
+    texts = EDITOR_TEXTS[lang]
     at = teacher_page()
     teo = me(world, world.teacher)
     answer_id = world.tutor.cache.lookup(GEOMETRY.question.hash).id
     select_answer(at, answer_id)
     before = world.tutor.curation.get(teo, answer_id)
+    assert step_blocks(at) == [f"teacher_edit_step_{n}" for n in range(1, len(before["steps"]) + 1)]
     added = "\n\nNuevo: con $a = 3$ y $b = 4$ sale $c = 5$."
-    at.text_area(key="teacher_step_2_content").input(before["steps"][1]["content"] + added)
-    at.text_area(key="teacher_step_3_canvas").input(
-        '[{"op": "circle", "x": 0, "y": 0, "r": 2, "color": "red", "at_char": 0}]')
+    at.text_area(key="teacher_step_2_content").input(before["steps"][1]["content"] + added).run()
+    assert step_markdown(before["steps"][1]["content"] + added) in shown_markdown(at, "teacher_edit_preview_2")
+
+    drawings = len(before["steps"][2]["canvas_commands"])
+    new_op = at.selectbox(key="teacher_step_3_new_op")
+    assert new_op.format_func("circle") == texts["op"]  # the ops in the page's language
+    new_op.set_value("circle").run()
+    at.button(key="teacher_step_3_add_drawing").click().run()
+    assert not at.exception
+    rows = board_editor(at, 3).value.to_dict("records")
+    assert len(rows) == drawings + 1 and rows[-1]["op"] == "circle"
+    assert at.text_area(key="teacher_step_2_content").value.endswith(added)  # the text edit survived the redraw
+    circle = {"op": "circle", "x": 0.0, "y": 0.0, "r": 1.0, "color": "blue", "at_char": 0}
+    drawn = world.tutor.curation.draw(teo, [*before["steps"][2]["canvas_commands"], circle])
+    assert shown_markdown(at, "teacher_edit_board_3") == [drawn["svg"]] and not drawn["problems"]
+    assert drawn["svg"] != world.tutor.curation.draw(teo, before["steps"][2]["canvas_commands"])["svg"]
+
     at.button(key="teacher_save").click().run()
     assert not at.exception and not [e.value for e in at.error]
     after = world.tutor.curation.get(teo, answer_id)
     assert after["version"] == before["version"] + 1 and after["source"] == "edited"
     assert after["steps"][1]["content"].endswith("sale $c = 5$.")
-    assert after["steps"][2]["canvas_commands"][0]["op"] == "circle"
-    assert f"Guardado como versión {after['version']}." in [s.value for s in at.success]
-    assert step_markdown(after["preview"][1]["content"]) in shown_markdown(at, "teacher_preview_step_2")
+    assert circle in after["steps"][2]["canvas_commands"]
+    assert texts["saved"].format(v=after["version"]) in [s.value for s in at.success]
     versions = frame_of(at, "versions")
     assert versions["version"].tolist() == [1, 2]
     assert versions["summary"].tolist()[-1] == "paso 2: texto, paso 3: pizarra"  # in the teacher's language
-    assert at.text_area(key="teacher_step_3_canvas").value == commands_text(after["steps"][2]["canvas_commands"])
 
     at.button(key="teacher_save").click().run()  # nothing changed: nothing written
     assert world.tutor.curation.get(teo, answer_id)["version"] == after["version"]
-    assert "No había nada que cambiar." in [i.value for i in at.info]
+    assert texts["unchanged"] in [i.value for i in at.info]
 
 
-@pytest.mark.parametrize("canvas, message", [
-    ('[{"op": "circle", "x": 0,', "La pizarra del paso 1 no es JSON válido (línea 1, columna 26)."),
-    ('{"op": "circle", "x": 0, "y": 0, "r": 2}',
-     "La pizarra del paso 1 debe ser una lista de comandos entre corchetes."),
-    ('[{"op": "circle", "x": 0, "y": 0, "r": 2}, 7]', "El comando 2 de la pizarra del paso 1 debe ser un objeto JSON."),
-    ('[{"op": "circle", "x": 0, "y": 0, "r": -2}]', "El texto no es válido: step 1 drawing 1:"),
-    ('[{"op": "explode", "x": 0}]', "El texto no es válido: step 1 drawing 1:"),
-])
-def test_an_invalid_whiteboard_is_refused_inline_and_nothing_is_saved(world, canvas, message):
+def test_a_refused_edit_is_shown_at_its_step_and_field_and_nothing_is_saved(lang_world):
+    world, lang = lang_world
+    texts = EDITOR_TEXTS[lang]
     at = teacher_page()
     teo = me(world, world.teacher)
     answer_id = world.tutor.cache.lookup(GEOMETRY.question.hash).id
     select_answer(at, answer_id)
     before = world.tutor.curation.get(teo, answer_id)
-    at.text_input(key="teacher_step_1_title").input("Un título nuevo")
-    at.text_area(key="teacher_step_1_canvas").input(canvas)
+
+    at.text_input(key="teacher_step_2_title").input("   ")
     at.button(key="teacher_save").click().run()
-    assert not at.exception
-    [error] = [e.value for e in at.error]
-    assert error.startswith(message), error
+    assert errors_in(at, "teacher_edit_step_2") == [texts["empty_title"]]
+    assert not errors_in(at, "teacher_edit_step_1")
+    assert at.text_input(key="teacher_step_2_title").value == "   "  # what the teacher typed is kept
+
+    at.text_input(key="teacher_step_2_title").input("Los catetos")
+    at.text_area(key="teacher_step_1_content").input("<script>alert(1)</script>")
+    at.button(key="teacher_save").click().run()
+    assert errors_in(at, "teacher_edit_step_1") == [texts["html"]]
+
+    at.text_area(key="teacher_step_1_content").input(before["steps"][0]["content"])
+    at.selectbox(key="teacher_step_3_new_op").set_value("circle").run()
+    at.button(key="teacher_step_3_add_drawing").click().run()
+    table = board_editor(at, 3)
+    last = len(table.value) - 1
+    at.session_state[table.key] = {"edited_rows": {last: {"r": -2.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()  # the table's edit, as the browser sends it
+    at.button(key="teacher_save").click().run()
+    [error] = errors_in(at, "teacher_edit_step_3")
+    assert error == texts["drawing"].replace("trazo 1", f"trazo {last + 1}").replace("drawing 1", f"drawing {last + 1}")
+
+    table = board_editor(at, 1)
+    at.session_state[table.key] = {"edited_rows": {0: {"op": "polygon", "points": "0, 0; 3"}}, "added_rows": [],
+                                   "deleted_rows": []}
+    at.run()
+    at.button(key="teacher_save").click().run()
+    assert errors_in(at, "teacher_edit_step_1") == [texts["points"]]
     after = world.tutor.curation.get(teo, answer_id)
     assert (after["version"], after["steps"]) == (before["version"], before["steps"])
     assert world.tutor.curation.history(teo, answer_id)[-1]["version"] == before["version"]
-    # what the teacher typed is kept, to fix it
-    assert at.text_area(key="teacher_step_1_canvas").value == canvas
-    assert at.text_input(key="teacher_step_1_title").value == "Un título nuevo"
 
 
-def test_an_invalid_text_is_refused_in_english_too(tutor):
-    w = seed(tutor, teacher_language="en")
+def test_steps_can_be_added_moved_and_removed(world):
     at = teacher_page()
-    answer_id = tutor.cache.lookup(ALGEBRA.question.hash).id
+    teo = me(world, world.teacher)
+    answer_id = world.tutor.cache.lookup(NEWTON.question.hash).id
     select_answer(at, answer_id)
-    at.text_area(key="teacher_step_1_content").input("<script>alert(1)</script>")
+    before = world.tutor.curation.get(teo, answer_id)["steps"]
+    count = len(before)
+    at.button(key="teacher_add_step").click().run()
+    at.text_input(key=f"teacher_step_{count + 1}_title").input("Resumen")
+    at.text_area(key=f"teacher_step_{count + 1}_content").input("Fuerza igual a masa por aceleración: $F = ma$.")
+    at.run()
+    at.button(key=f"teacher_step_{count + 1}_up").click().run()  # the new step goes before the last one
+    assert at.text_input(key=f"teacher_step_{count}_title").value == "Resumen"
+    assert at.text_input(key=f"teacher_step_{count + 1}_title").value == before[-1]["title"]
+    assert commands_from_rows(board_editor(at, count + 1).value.to_dict("records")) == before[-1]["canvas_commands"]
+    at.button(key="teacher_step_1_remove").click().run()
+    assert at.text_input(key="teacher_step_1_title").value == before[1]["title"]
     at.button(key="teacher_save").click().run()
-    [error] = [e.value for e in at.error]
-    assert error.startswith("The text is not valid:") and "HTML" in error
-    assert tutor.curation.get(me(w, w.teacher), answer_id)["version"] == 1
+    assert not at.exception and not [e.value for e in at.error]
+    after = world.tutor.curation.get(teo, answer_id)["steps"]
+    assert [s["title"] for s in after] == [s["title"] for s in before[1:-1]] + ["Resumen", before[-1]["title"]]
+    assert after[-1]["canvas_commands"] == before[-1]["canvas_commands"]
+
+
+def test_the_advanced_tab_saves_json_and_points_at_a_syntax_error(lang_world):
+    world, lang = lang_world
+    at = teacher_page()
+    teo = me(world, world.teacher)
+    answer_id = world.tutor.cache.lookup(ALGEBRA.question.hash).id
+    select_answer(at, answer_id)
+    at.text_area(key="teacher_edit_json").input("[{").run()
+    at.button(key="teacher_save_json").click().run()
+    assert EDITOR_TEXTS[lang]["json"] in [e.value for e in at.error]
+    steps = world.tutor.curation.get(teo, answer_id)["steps"]
+    steps[0]["title"] = "Un título desde el JSON"
+    at.text_area(key="teacher_edit_json").input(json.dumps(steps, ensure_ascii=False)).run()
+    at.button(key="teacher_save_json").click().run()
+    after = world.tutor.curation.get(teo, answer_id)
+    assert after["version"] == 2 and after["steps"][0]["title"] == "Un título desde el JSON"
+    assert at.text_input(key="teacher_step_1_title").value == "Un título desde el JSON"  # the form follows
 
 
 def test_retire_asks_first_then_approve_brings_it_back(world):
@@ -577,19 +675,50 @@ def test_retire_asks_first_then_approve_brings_it_back(world):
 
 # --- classes and credits ----------------------------------------------------------------------------------------------
 
-def test_answers_that_failed_the_maths_check_are_listed_for_review(world):
+def failed_check_answer(tutor) -> str:
     from core.content.answers import validate_answer
     from core.content.questions import prepare
     answer, _ = validate_answer({"steps": [{"title": "Paso 1", "type": "math", "content": r"$12 \cdot 4 = 46$",
                                             "canvas_commands": []}], "total_duration": 10})
     question = prepare("¿Cuánto es 12 por 4?", language="es", limit=1000)
-    answer_id = world.tutor.cache.store(question, answer, model="m", prompt_version="p", verified=False,
-                                        failures=[{"step": 1, "claim": r"12 \cdot 4 = 46"}])
+    return tutor.cache.store(question, answer, model="m", prompt_version="p", verified=False,
+                             failures=[{"step": 1, "claim": r"12 \cdot 4 = 46"}])
+
+
+REVIEW_TEXTS = {
+    "es": ("Para revisar", "La comprobación matemática encontró 1 afirmación que no se cumple.",
+           "Valoraciones desde la última edición · no útil: 2 · útil: 0"),
+    "en": ("Needs review", "The maths check found 1 claim that does not hold.",
+           "Ratings since the last edit · not helpful: 2 · helpful: 0"),
+}
+
+
+def test_answers_that_need_review_come_first_with_why_and_open_in_the_editor(lang_world):
+    world, lang = lang_world
+    title, check_failed, poor = REVIEW_TEXTS[lang]
+    failed = failed_check_answer(world.tutor)
+    carla = me(world, world.carla)  # Ben already rated the geometry lesson "not helpful"; Carla does too
+    session = read(world.tutor, world.carla, GEOMETRY)
+    world.tutor.history.rate(carla, session["session_id"], helpful=False)
+    geometry = world.tutor.cache.lookup(GEOMETRY.question.hash).id
     at = teacher_page()
-    at.segmented_control(key="teacher_library_status").set_value("review").run()
-    assert frame_of(at, "answers")["id"].tolist() == [answer_id]
-    select_answer(at, answer_id)
+    assert at.get_by_key("teacher_review").markdown[0].value == f"**{title}**"
+    listed = [node.key for node in at if (getattr(node, "key", None) or "").startswith("teacher_review_")
+              and not node.key.startswith("teacher_review_open_")]
+    assert listed == [f"teacher_review_{failed}", f"teacher_review_{geometry}"]  # the failed check first
+    assert check_failed in at.get_by_key(f"teacher_review_{failed}").markdown[0].value
+    assert poor in at.get_by_key(f"teacher_review_{geometry}").markdown[0].value
+
+    at.text_input(key="teacher_library_search").input("newton").run()  # a search that hides it does not matter
+    at.button(key=f"teacher_review_open_{failed}").click().run()
+    assert not at.exception
+    assert at.selectbox(key="teacher_answer").value == failed
+    assert at.session_state["teacher_answer_tabs"] == ("Editar" if lang == "es" else "Edit")  # on the editor
+    assert at.text_area(key="teacher_step_1_content").value == r"$12 \cdot 4 = 46$"
     assert [w.value for w in at.warning if r"12 \cdot 4 = 46" in w.value]
+    at.button(key="teacher_approve").click().run()  # the teacher overrules the check: it leaves the list
+    assert not at.exception
+    assert failed not in [r["id"] for r in world.tutor.curation.needing_review(me(world, world.teacher))]
 
 
 def test_classes_show_join_codes_and_credits_can_be_granted(world):
@@ -626,12 +755,17 @@ def test_presentation_helpers():
     assert step_label("¿Cómo se resuelve una ecuación de segundo grado paso a paso?", 2, "Factorizar", "Paso") == \
         "¿Cómo se resuelve una ecuación de segun… · Paso 2: Factorizar"
     assert step_label("Q", 0, "", "Step") == "Q · Step 0"
-    commands = GEOMETRY.answer.to_json()["steps"][0]["canvas_commands"]
-    assert parse_commands(commands_text(commands)) == commands
-    assert parse_commands("") == [] and parse_commands("  ") == [] and commands_text([]) == "[]"
-    with pytest.raises(EditorError) as error:
-        parse_commands('[\n  {"op": }\n]')
-    assert (error.value.kind, error.value.line, error.value.column) == ("json", 2, 10)
+    for lesson in LESSONS.values():  # every lesson's whiteboard survives the table unchanged (no phantom edits)
+        for step in lesson.answer.to_json()["steps"]:
+            table = rows_frame(command_rows(step["canvas_commands"])).to_dict("records")
+            assert commands_from_rows(table) == step["canvas_commands"]
+    assert commands_from_rows([{"op": None, "color": "blue", "at_char": 0}]) == []  # a blank new row
+    with pytest.raises(DrawingError) as error:
+        commands_from_rows([{"op": "polygon", "points": "0, 0; 1"}])
+    assert (error.value.kind, error.value.index) == ("points", 1)
+    with pytest.raises(DrawingError) as error:
+        commands_from_rows([{"op": "circle", "x": 1.0}, {"op": None, "x": 2.0}])
+    assert (error.value.kind, error.value.index) == ("no_op", 2)
     assert csv_file_name("4ºB", "needing_help", dt.date(2025, 3, 1), today, "student-ana@example.org") == \
         "4ob-student-ana-example-org-needing-help-2025-03-01-2025-03-30.csv"
     assert t("answer_meta", "en", status="approved", source="library", version=2, hits=5, ratings=1) == \
@@ -708,6 +842,16 @@ def test_in_a_browser_a_teacher_sees_kpis_charts_and_downloads_csv_and_a_student
             assert served == to_csv(world.tutor.frames.top_questions(teo, world.klass.id, start, end))
             assert download.value.suggested_filename == csv_file_name(world.klass.name, "top_questions", start, end)
 
+            # the struggles chart gives every bar row its height (it was 120 px for any number of rows)
+            page.get_by_role("tab", name="Dificultades").click()
+            bars = page.locator(key("teacher_chart_struggles") + " [data-testid='stVegaLiteChart']").locator(
+                "svg.marks, canvas").first
+            bars.wait_for()
+            rows = min(len(world.tutor.frames.struggle_points(teo, world.klass.id, start, end)), MAX_BARS)
+            assert rows >= 2 and bars.bounding_box()["height"] >= rows * ROW_PX + 30  # the bars, then axis and legend
+            page.wait_for_timeout(500)
+            screenshot(page, "teacher-struggles", full_page=True)
+
             page.get_by_role("tab", name="Respuestas").click()
             answer_id = world.tutor.cache.lookup(GEOMETRY.question.hash).id
             picker = page.locator(key("teacher_answer"))
@@ -720,6 +864,12 @@ def test_in_a_browser_a_teacher_sees_kpis_charts_and_downloads_csv_and_a_student
             picker.evaluate("e => e.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(300)
             screenshot(page, "teacher-library", full_page=False)
+            page.get_by_role("tab", name="Editar").click()
+            page.locator(key("teacher_edit_board_1") + " svg").wait_for()  # the board previewed from the table
+            page.locator(key("teacher_step_1_board_1")).wait_for()
+            page.wait_for_timeout(300)
+            screenshot(page, "teacher-editor", full_page=False)
+            page.get_by_role("tab", name="Así la ve el estudiante").click()
 
             # retire (with its confirmation) and approve again: the answer stays open across both reruns
             page.locator(key("teacher_retire") + " button").click()

@@ -14,16 +14,9 @@ import streamlit as st
 
 from core import SessionStatus
 from core.errors import TutorError
-from ui import app
+from ui import answer_editor, app
 from ui.render import plain_markdown, progress_label, step_markdown
-from ui.teacher_view import (
-    EditorError,
-    commands_text,
-    parse_commands,
-    percent,
-    reasons_text,
-    shorten,
-)
+from ui.teacher_view import percent, reasons_text, shorten
 from ui.texts import subject_name
 
 ANSWER_STATUSES = ("all", "approved", "retired", "review")  # review: failed the maths check, awaiting a teacher
@@ -139,6 +132,7 @@ def sessions_display(frame: pd.DataFrame) -> pd.DataFrame:
 def answer_library(me) -> None:
     tutor, ss = me.tutor, st.session_state
     st.caption(me.t("library_intro"))
+    review_list(me)
     with st.container(horizontal=True, vertical_alignment="bottom"):
         search = st.text_input(me.t("library_search"), key="teacher_library_search", icon=":material/search:",
                                placeholder=me.t("library_search_placeholder"), width=420)
@@ -169,8 +163,42 @@ def answer_library(me) -> None:
                              placeholder=me.t("answer_pick_placeholder"), key="teacher_answer")
     if not answer_id:
         ss.pop("teacher_edit_loaded", None)
+        ss.pop("teacher_edit_json_loaded", None)
         return
     answer_detail(me, answer_id)
+
+
+def review_list(me, limit: int = 10) -> None:
+    """The answers to look at first (``tutor.curation.needing_review``), each with why and a way into the editor."""
+    rows = me.tutor.curation.needing_review(me.identity, limit=limit)
+    if not rows:
+        return
+    with st.container(border=True, key="teacher_review"):
+        st.markdown(f"**{me.t('review_title')}**")
+        st.caption(me.t("review_intro"))
+        for row in rows:
+            with st.container(horizontal=True, vertical_alignment="center", key=f"teacher_review_{row['id']}"):
+                st.markdown(f"{plain_markdown(shorten(row['question'], 90))}  \n:gray[{review_reasons(me, row)}]")
+                st.button(me.t("review_open"), key=f"teacher_review_open_{row['id']}", icon=":material/edit:",
+                          on_click=_open_for_review, args=(row["id"],))
+
+
+def review_reasons(me, row: dict) -> str:
+    texts = []
+    if "check_failed" in row["reasons"]:
+        n = row["failed_claims"]
+        texts.append(me.t("review_check_failed_one") if n == 1 else me.t("review_check_failed_many", n=n))
+    if "poor_ratings" in row["reasons"]:
+        texts.append(me.t("review_poor_ratings", unhelpful=row["recent_unhelpful"], helpful=row["recent_helpful"]))
+    return " · ".join(texts)
+
+
+def _open_for_review(answer_id: str) -> None:
+    """Open the answer on its Edit tab, whatever the list's search and filter were."""
+    ss = st.session_state
+    ss["teacher_library_search"], ss["teacher_library_status"] = "", "all"
+    ss["teacher_answer"] = answer_id
+    ss["teacher_answer_tabs"] = app.who().t("answer_edit")
 
 
 def _answers_display(me, frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,11 +232,12 @@ def answer_detail(me, answer_id: str) -> None:
             getattr(st, kind)(text, icon=NOTICE_ICONS[kind])
         actions(me, detail)
         preview_tab, edit_tab, history_tab = st.tabs(
-            [me.t("answer_preview"), me.t("answer_edit"), me.t("answer_history")], key="teacher_answer_tabs")
+            [me.t("answer_preview"), me.t("answer_edit"), me.t("answer_history")], key="teacher_answer_tabs",
+            on_change="rerun")
         with preview_tab:
             preview(me, detail)
         with edit_tab:
-            editor(me, detail)
+            answer_editor.editor(me, detail)
         with history_tab:
             versions(me, detail)
 
@@ -247,46 +276,6 @@ def preview(me, detail: dict) -> None:
                     st.markdown(step["svg"], unsafe_allow_html=True)  # built by core from validated, escaped commands
 
 
-def editor(me, detail: dict) -> None:
-    ss = st.session_state
-    steps = detail["steps"]
-    _load_editor(detail)
-    with st.form("teacher_edit_form", border=False, enter_to_submit=False):
-        for number in range(1, len(steps) + 1):
-            with st.container(border=True, key=f"teacher_edit_step_{number}"):
-                st.markdown(f"**{me.t('step_n', step=number)}**")
-                with st.container(horizontal=True, vertical_alignment="bottom"):
-                    st.text_input(me.t("step_title"), key=f"teacher_step_{number}_title")
-                    st.selectbox(me.t("step_type"), options=list(me.tutor.curation.step_types),
-                                 format_func=lambda t: me.t(f"step_type_{t}"), key=f"teacher_step_{number}_type",
-                                 width=160)
-                st.text_area(me.t("step_content"), key=f"teacher_step_{number}_content", height=180)
-                st.text_area(me.t("step_canvas"), key=f"teacher_step_{number}_canvas", height=150,
-                             help=me.t("step_canvas_help"))
-        st.form_submit_button(me.t("answer_save"), key="teacher_save", type="primary", icon=":material/save:",
-                              on_click=_save, args=(detail["id"], detail["version"], len(steps)))
-    error = ss.pop("teacher_edit_error", None)
-    if error:
-        st.error(error, icon=":material/error:")
-
-
-def _load_editor(detail: dict) -> None:
-    """Put the answer's current steps in the editor's widgets when another answer (or a new version) opens; an edit
-    that failed keeps what the teacher typed."""
-    ss = st.session_state
-    loaded = (detail["id"], detail["version"])
-    if ss.get("teacher_edit_loaded") == loaded and "teacher_step_1_title" in ss:
-        return
-    for key in [k for k in ss if str(k).startswith("teacher_step_")]:
-        del ss[key]
-    for number, step in enumerate(detail["steps"], start=1):
-        ss[f"teacher_step_{number}_title"] = step.get("title", "")
-        ss[f"teacher_step_{number}_type"] = step.get("type", app.who().tutor.curation.step_types[0])
-        ss[f"teacher_step_{number}_content"] = step.get("content", "")
-        ss[f"teacher_step_{number}_canvas"] = commands_text(step.get("canvas_commands"))
-    ss["teacher_edit_loaded"] = loaded
-
-
 def versions(me, detail: dict) -> None:
     rows = me.tutor.curation.history(me.identity, detail["id"])
     frame = pd.DataFrame(rows, columns=["version", "action", "summary", "editor_id", "editor", "status", "steps",
@@ -303,31 +292,6 @@ def versions(me, detail: dict) -> None:
 
 
 # --- callbacks ------------------------------------------------------------------------------------------------------
-
-def _save(answer_id: str, version: int, count: int) -> None:
-    me, ss = app.who(), st.session_state
-    steps = []
-    for number in range(1, count + 1):
-        try:
-            commands = parse_commands(ss.get(f"teacher_step_{number}_canvas", ""))
-        except EditorError as error:
-            key = {"json": "canvas_bad_json", "not_list": "canvas_not_list"}.get(error.kind, "canvas_not_object")
-            ss["teacher_edit_error"] = me.t(key, step=number, line=error.line, column=error.column, index=error.index)
-            return
-        steps.append({"title": ss.get(f"teacher_step_{number}_title", ""),
-                      "type": ss.get(f"teacher_step_{number}_type", me.tutor.curation.step_types[0]),
-                      "content": ss.get(f"teacher_step_{number}_content", ""),
-                      "canvas_commands": commands})
-    try:
-        saved = me.tutor.curation.edit(me.identity, answer_id, steps, expected_version=version)
-    except TutorError as error:
-        ss["teacher_edit_error"] = me.message(error)
-        return
-    if saved["version"] == version:
-        ss["teacher_answer_notice"] = ("info", me.t("answer_unchanged"))
-    else:
-        ss["teacher_answer_notice"] = ("success", me.t("answer_saved", version=saved["version"]))
-
 
 def _approve(answer_id: str, version: int) -> None:
     me = app.who()

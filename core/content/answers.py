@@ -2,14 +2,18 @@
 
 ``AnswerSchema`` is what the model is asked for (a strict JSON schema: every canvas field present, most null).
 ``validate_answer`` turns any candidate into an ``Answer`` or raises ``AIError("ai_invalid_output")`` whose params
-say why (``reason``), where (``field``, e.g. ``steps[2].content``) and, for a formula or link rule of
-``core.content.safety``, which rule (``problem``, an error code, and its params). Invalid canvas commands are dropped
+say why (``reason``, in English, and ``check``, a code: ``empty``, ``too_long`` with ``limit``, ``html``,
+``control``, ``delimiters``, ``type``, ``drawings`` with ``limit``, ``steps`` with ``limit``, ``rule``), where
+(``field``, e.g. ``steps[2].content``; for an editor, ``step`` (1-based) and ``part``: ``title``, ``type``,
+``content`` or ``canvas_commands``) and, for a formula or link rule of ``core.content.safety``, which rule
+(``problem``, an error code, and its params). Invalid canvas commands are dropped
 with a reason rather than failing the explanation; so is a command with unknown or mistyped fields in the model's
 JSON, which the schema accepts as raw data for that reason.
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -106,10 +110,19 @@ def estimate_duration(steps: list[Step] | tuple[Step, ...]) -> int:
     return max(5, math.ceil(chars * 0.15 + drawings * 2))
 
 
-def _invalid(reason: str, field: str | None = None, problem: Problem | None = None) -> AIError:
-    params: dict[str, Any] = {"reason": f"{field}: {reason}" if field else reason}
+FIELD = re.compile(r"steps\[(\d+)\](?:\.(\w+))?")
+
+
+def _invalid(reason: str, field: str | None = None, problem: Problem | None = None, *, check: str = "",
+             **details: Any) -> AIError:
+    params: dict[str, Any] = {"reason": f"{field}: {reason}" if field else reason, "check": check, **details}
     if field:
         params["field"] = field
+        located = FIELD.match(field)
+        if located:
+            params["step"] = int(located[1]) + 1
+            if located[2]:
+                params["part"] = located[2]
     if problem:
         params.update(problem.params, problem=problem.code)
     return AIError("ai_invalid_output", **params)
@@ -117,14 +130,14 @@ def _invalid(reason: str, field: str | None = None, problem: Problem | None = No
 
 def _text_field(value: Any, name: str, limit: int, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _invalid(f"{name} is empty", field)
+        raise _invalid(f"{name} is empty", field, check="empty")
     value = value.strip()
     if len(value) > limit:
-        raise _invalid(f"{name} is longer than {limit} characters", field)
+        raise _invalid(f"{name} is longer than {limit} characters", field, check="too_long", limit=limit)
     if MARKUP.search(value):
-        raise _invalid(f"{name} contains HTML", field)
+        raise _invalid(f"{name} contains HTML", field, check="html")
     if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise _invalid(f"{name} contains control characters", field)
+        raise _invalid(f"{name} contains control characters", field, check="control")
     return value
 
 
@@ -132,27 +145,27 @@ def _check_markdown(text: str, name: str, field: str) -> None:
     """Balanced formula delimiters, and the formula and link rules of ``core.content.safety``."""
     delimiters = unbalanced_delimiters(text)
     if delimiters:
-        raise _invalid(f"{name}: {delimiters[0]}", field)
+        raise _invalid(f"{name}: {delimiters[0]}", field, check="delimiters")
     problems = content_problems(text)
     if problems:
-        raise _invalid(f"{name}: {problems[0].reason}", field, problems[0])
+        raise _invalid(f"{name}: {problems[0].reason}", field, problem=problems[0], check="rule")
 
 
 def validate_step(raw: Any, number: int) -> tuple[Step, list[tuple[object, str]]]:
     where = f"steps[{number - 1}]"
     if not isinstance(raw, dict):
-        raise _invalid(f"step {number} is not an object", where)
+        raise _invalid(f"step {number} is not an object", where, check="type")
     title = " ".join(_text_field(raw.get("title"), f"step {number} title", MAX_TITLE, f"{where}.title").split())
     _check_markdown(title, f"step {number} title", f"{where}.title")
     if raw.get("type") not in STEP_TYPES:
-        raise _invalid(f"step {number} type must be text or math", f"{where}.type")
+        raise _invalid(f"step {number} type must be text or math", f"{where}.type", check="type")
     content = to_markdown_math(_text_field(raw.get("content"), f"step {number} content", MAX_CONTENT,
                                            f"{where}.content"))
     _check_markdown(content, f"step {number}", f"{where}.content")
     commands = raw.get("canvas_commands") or []
     if not isinstance(commands, list) or len(commands) > MAX_COMMANDS:
         raise _invalid(f"step {number} canvas_commands must be a list of at most {MAX_COMMANDS}",
-                       f"{where}.canvas_commands")
+                       f"{where}.canvas_commands", check="drawings", limit=MAX_COMMANDS)
     valid, dropped = validate_commands(commands, len(content))
     # Drawn in the order the text reveals them, so live, reloaded and exported boards are the same picture.
     valid.sort(key=lambda command: command["at_char"])
@@ -164,10 +177,10 @@ def validate_answer(raw: Any) -> tuple[Answer, list[tuple[object, str]]]:
     if isinstance(raw, BaseModel):
         raw = raw.model_dump()
     if not isinstance(raw, dict):
-        raise _invalid("the answer is not an object")
+        raise _invalid("the answer is not an object", check="type")
     steps_raw = raw.get("steps")
     if not isinstance(steps_raw, list) or not 1 <= len(steps_raw) <= MAX_STEPS:
-        raise _invalid(f"an answer needs 1 to {MAX_STEPS} steps")
+        raise _invalid(f"an answer needs 1 to {MAX_STEPS} steps", check="steps", limit=MAX_STEPS)
     steps, dropped = [], []
     for number, step_raw in enumerate(steps_raw, start=1):
         step, step_dropped = validate_step(step_raw, number)

@@ -11,7 +11,8 @@ change. The state an answer was created in is recorded as its first version when
 get ``Forbidden`` for all of this.
 
 A generated answer whose maths check failed is stored retired with ``needs_review`` set: ``answers(review=True)``
-lists them, ``get`` names the claims that failed (``check_failures``). Any change a teacher makes (edit, approve,
+lists them, ``needing_review`` lists them first, then the approved answers students rated poorly since their last
+edit; ``get`` names the claims that failed (``check_failures``). Any change a teacher makes (edit, approve,
 retire) clears ``needs_review``; an edit or an approval also clears the check's verdict (it was about the old text,
 or the teacher overruled it).
 """
@@ -21,7 +22,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from ..content.answers import STEP_TYPES, answer_from_json, validate_answer
+from ..content.answers import MAX_COMMANDS, STEP_TYPES, answer_from_json, validate_answer
+from ..content.canvas import OPS, validate_commands
 from ..content.questions import canonical_form
 from ..content.svg import render_svg
 from ..errors import AIError, Conflict, InvalidInput, NotFound
@@ -32,6 +34,8 @@ from .history import MAX_SEARCH_CHARS
 STATUSES = ("approved", "retired")
 SOURCES = ("library", "generated", "edited")
 STEP_FIELDS = ("title", "type", "content")
+# "Not helpful" ratings since its last edit that put an approved answer on the review list (if at least half).
+POOR_UNHELPFUL = 2
 
 
 class Curation:
@@ -39,6 +43,8 @@ class Curation:
     ``core.interfaces.CurationAPI``)."""
 
     step_types = STEP_TYPES
+    # Each whiteboard op and the fields it needs, for an editor that offers a new drawing with them filled in.
+    drawing_ops = {op: spec.required for op, spec in OPS.items()}
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -67,6 +73,27 @@ class Curation:
             query = query.where(_matches(search.strip()))
         with self.engine.connect() as conn:
             return [_summary(row) for row in conn.execute(query)]
+
+    def needing_review(self, identity, *, limit: int = 50) -> list[dict]:
+        """The answers a teacher should look at first: those whose maths check failed and await a teacher
+        (``needs_review``), then approved answers that students rated poorly since their last edit (at least
+        ``POOR_UNHELPFUL`` "not helpful" ratings, and no more helpful than unhelpful ones), the most unhelpful
+        first. Each has the fields of ``answers`` plus ``reasons`` (``("check_failed", "poor_ratings")``, the
+        ones that apply), ``failed_claims`` (how many claims failed the check), and ``recent_helpful`` and
+        ``recent_unhelpful`` (the ratings since the last edit)."""
+        authorization.require_staff(identity)
+        a = db.ai_answers
+        recent = _ratings_since_last_edit()
+        unhelpful = sa.func.coalesce(recent.c.unhelpful, 0)
+        helpful = sa.func.coalesce(recent.c.helpful, 0)
+        poor = sa.and_(a.c.status == "approved", unhelpful >= POOR_UNHELPFUL, unhelpful >= helpful)
+        query = (_listing_query().add_columns(a.c.check_failures, helpful.label("recent_helpful"),
+                                              unhelpful.label("recent_unhelpful"), poor.label("poor"))
+                 .join_from(a, recent, recent.c.answer_id == a.c.id, isouter=True)
+                 .where(sa.or_(a.c.needs_review.is_(True), poor))
+                 .order_by(a.c.needs_review.desc(), unhelpful.desc(), a.c.hits.desc(), a.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [_review_row(row) for row in conn.execute(query)]
 
     def get(self, identity, answer_id: str) -> dict:
         """One answer: the fields of ``answers`` plus ``answer`` (an ``Answer``), ``total_duration``,
@@ -112,6 +139,17 @@ class Curation:
                            "editor_id": str(r.editor_id) if r.editor_id else None, "editor": r.name or r.email or "",
                            "status": r.status, "steps": r.steps, "created_at": r.created_at}, identity.language)
                 for r in rows]
+
+    def draw(self, identity, commands: list) -> dict:
+        """A whiteboard as an editor previews it before saving: ``svg`` (the valid commands drawn, or ``None`` when
+        none is) and ``problems``, the commands that would be refused: ``[{"command": n (1-based), "detail":
+        reason}]``."""
+        authorization.require_staff(identity)
+        commands = list(commands or [])[:MAX_COMMANDS] if isinstance(commands, list) else []
+        valid, dropped = validate_commands(commands, 10**6)
+        positions = {id(command): index for index, command in enumerate(commands, start=1)}
+        return {"svg": render_svg(valid) if valid else None,
+                "problems": [{"command": positions.get(id(raw), 0), "detail": reason} for raw, reason in dropped]}
 
     # --- changing ------------------------------------------------------------------------------------------------
 
@@ -225,6 +263,26 @@ def _summary(row) -> dict:
             "verified": row.verified, "needs_review": bool(row.needs_review)}
 
 
+def _ratings_since_last_edit() -> sa.Subquery:
+    """Per answer, its helpful and unhelpful ratings given after its last edit (all of them if never edited)."""
+    r, v = db.ratings, db.answer_versions
+    edits = (sa.select(v.c.answer_id, sa.func.max(v.c.created_at).label("edited_at"))
+             .where(v.c.action == "edited").group_by(v.c.answer_id).subquery())
+    return (sa.select(r.c.answer_id,
+                      sa.func.sum(sa.case((r.c.helpful.is_(True), 1), else_=0)).label("helpful"),
+                      sa.func.sum(sa.case((r.c.helpful.is_(False), 1), else_=0)).label("unhelpful"))
+            .select_from(r.outerjoin(edits, edits.c.answer_id == r.c.answer_id))
+            .where(r.c.answer_id.is_not(None), sa.or_(edits.c.edited_at.is_(None), r.c.created_at > edits.c.edited_at))
+            .group_by(r.c.answer_id).subquery())
+
+
+def _review_row(row) -> dict:
+    reasons = tuple(reason for reason, applies in (("check_failed", row.needs_review), ("poor_ratings", row.poor))
+                    if applies)
+    return {**_summary(row), "reasons": reasons, "failed_claims": len(row.check_failures or []),
+            "recent_helpful": int(row.recent_helpful), "recent_unhelpful": int(row.recent_unhelpful)}
+
+
 def _preview(number: int, step) -> dict:
     return {"step": number, "title": step.title, "type": step.type, "content": step.content,
             "svg": render_svg(step.canvas_commands) if step.canvas_commands else None}
@@ -232,7 +290,9 @@ def _preview(number: int, step) -> dict:
 
 def _validated_steps(steps, total_duration) -> list[dict]:
     """The steps as the validator normalises them; ``InvalidInput`` naming the first problem and where it is
-    (``field``: ``steps[2].content``) otherwise. A formula or link rule broken has its own code (``formula_macro``,
+    (``field``: ``steps[2].content``; ``step``, 1-based, ``part`` and, for a drawing, ``command``, 1-based; ``check``
+    names the check that failed, see ``core.content.answers``, or is ``drawing`` with the canvas's ``detail``)
+    otherwise. A formula or link rule broken has its own code (``formula_macro``,
     ``link_not_allowed``...); anything else is ``invalid_text``. A teacher's invalid drawing is refused, not
     silently dropped as it would be from the model."""
     try:
@@ -244,21 +304,23 @@ def _validated_steps(steps, total_duration) -> list[dict]:
         raise InvalidInput(error.params.get("problem", "invalid_text"), **params) from None
     if dropped:
         command, reason = dropped[0]
-        words, field = _where(steps, command)
-        raise InvalidInput("invalid_text", reason=f"{words}: {reason}", field=field)
+        step, index = _where(steps, command)
+        raise InvalidInput("invalid_text", reason=f"step {step} drawing {index}: {reason}", check="drawing",
+                           field=f"steps[{step - 1}].canvas_commands[{index - 1}]", step=step,
+                           part="canvas_commands", command=index, detail=reason)
     if total_duration is not None and answer.total_duration != total_duration:
         raise InvalidInput("invalid_text", reason="total_duration must be a whole number of seconds from 1 to 3600",
                            field="total_duration")
     return answer.to_json()["steps"]
 
 
-def _where(steps: list[dict], command) -> tuple[str, str]:
-    """``("step 2 drawing 3", "steps[1].canvas_commands[2]")`` for a command object found in the raw steps."""
+def _where(steps: list[dict], command) -> tuple[int, int]:
+    """``(2, 3)``, step 2's third drawing (both 1-based), for a command object found in the raw steps."""
     for number, step in enumerate(steps, start=1):
         for index, candidate in enumerate(step.get("canvas_commands") or [], start=1):
             if candidate is command:
-                return f"step {number} drawing {index}", f"steps[{number - 1}].canvas_commands[{index - 1}]"
-    return "a drawing", "steps"
+                return number, index
+    raise ValueError("the dropped command is not one of the steps' commands")
 
 
 def _locked(conn: sa.Connection, answer_id: str, expected_version: int | None):

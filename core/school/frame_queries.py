@@ -74,10 +74,20 @@ class Scope:
     def during(self, column) -> sa.ColumnElement[bool]:
         return sa.and_(column >= self.start, column < self.end)
 
+    def counts(self, user_column, time_column) -> sa.ColumnElement[bool]:
+        """Something a user did at ``time_column`` in the range counts for the class: they were a student of it
+        by then (from their join date on; what they did before joining belongs to their own history only)."""
+        m, u = db.memberships, db.users
+        member_then = (sa.select(m.c.user_id).join(u, u.c.id == m.c.user_id)
+                       .where(m.c.class_id == self.class_id, u.c.role == "student", m.c.user_id == user_column,
+                              m.c.joined_at <= time_column))
+        return sa.and_(sa.exists(member_then), self.during(time_column))
+
     def events(self, *kinds: str) -> sa.ColumnElement[bool]:
-        """Events of the class's students in the range, of the given kinds (all kinds when none given)."""
+        """Events of the class's students in the range, since they joined, of the given kinds (all kinds when none
+        given)."""
         e = db.events
-        where = sa.and_(e.c.user_id.in_(self.members), self.during(e.c.created_at))
+        where = self.counts(e.c.user_id, e.c.created_at)
         return sa.and_(where, e.c.kind.in_(kinds)) if kinds else where
 
 
@@ -128,7 +138,7 @@ def ratings_query(scope: Scope) -> sa.Select:
     return (sa.select(r.c.created_at.label("rated_at"), u.c.id.label("student_id"), u.c.name, u.c.email,
                       s.c.question, r.c.helpful, r.c.comment, r.c.answer_id, r.c.session_id)
             .select_from(r.join(u, u.c.id == r.c.user_id).join(s, s.c.id == r.c.session_id))
-            .where(r.c.user_id.in_(scope.members), scope.during(r.c.created_at))
+            .where(scope.counts(r.c.user_id, r.c.created_at))
             .order_by(r.c.created_at.desc(), u.c.email))
 
 
@@ -136,7 +146,8 @@ def sessions_query(scope: Scope, student_id: str) -> sa.Select:
     s = db.tutor_sessions
     return (sa.select(s.c.id.label("session_id"), s.c.kind, s.c.title, s.c.question, s.c.status, s.c.step,
                       s.c.position, s.c.created_at, s.c.updated_at.label("last_activity"))
-            .where(s.c.user_id == student_id, scope.during(s.c.created_at)).order_by(s.c.created_at.desc()))
+            .where(s.c.user_id == student_id, scope.counts(s.c.user_id, s.c.created_at))
+            .order_by(s.c.created_at.desc()))
 
 
 def pauses_query(scope: Scope, student_id: str) -> sa.Select:

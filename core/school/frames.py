@@ -2,7 +2,8 @@
 
 Every view takes the verified caller, a class id and a date range (``start`` and ``end``, UTC calendar dates, both
 included) and first checks, here in core, that the caller is the class's teacher or an admin; anyone else gets
-``Forbidden`` (a student always does). Only the activity of students who are members of the class counts.
+``Forbidden`` (a student always does). Only the activity of students who are members of the class counts, and only
+from the moment they joined it (``memberships.joined_at``): what a student did before is not the class's.
 
 The numbers come from the analytics log (``events``), the sessions and the ratings, aggregated in SQL with
 SQLAlchemy Core (the same queries on SQLite and PostgreSQL), then shaped with pandas.
@@ -180,7 +181,7 @@ class Frames:
                        sa.distinct(e.c.question_hash))).label("repeated_questions"))
                    .where(scope.events("question_asked")).group_by(e.c.user_id))
         unhelpful = (sa.select(r.c.user_id.label("student_id"), sa.func.count().label("unhelpful_ratings"))
-                     .where(r.c.user_id.in_(scope.members), scope.during(r.c.created_at), r.c.helpful.is_(False))
+                     .where(scope.counts(r.c.user_id, r.c.created_at), r.c.helpful.is_(False))
                      .group_by(r.c.user_id))
         with self.engine.connect() as conn:
             frame = frame_of(conn, students)
@@ -274,8 +275,8 @@ class Frames:
         explicit = (sa.select(e.c.session_id, e.c.user_id, e.c.question_hash, e.c.step)
                     .where(scope.events("abandon")))
         left = (sa.select(s.c.id, s.c.user_id, s.c.question_hash, s.c.step)
-                .where(s.c.kind == "explanation", s.c.status.in_(UNFINISHED), s.c.user_id.in_(scope.members),
-                       scope.during(s.c.created_at), s.c.updated_at < idle_since))
+                .where(s.c.kind == "explanation", s.c.status.in_(UNFINISHED),
+                       scope.counts(s.c.user_id, s.c.created_at), s.c.updated_at < idle_since))
         frame = frame_of(conn, sa.union_all(explicit, left))
         frame.columns = ["session_id", "user_id", "question_hash", "step"]
         once = frame[frame["session_id"].notna()].drop_duplicates("session_id")
