@@ -219,13 +219,16 @@ def foreign_words(strings: list[str], data: list[str], language: str) -> list[tu
     return found
 
 
+COORDINATE = re.compile(r"[xy]\d?(_(min|max))?|[rwh]")  # the whiteboard table's coordinate columns: maths symbols
+
+
 def not_in_catalogue(labels: list[str], data: list[str], language: str) -> list[str]:
     patterns = catalogue_patterns(language)
     odd = []
     for label in labels:
         rest = plain(label, data).strip(" ()·:—-,.«»“”¿?¡!").strip()
         if rest and not any(p.fullmatch(rest) or p.fullmatch(label) for p in patterns) \
-                and not re.fullmatch(r"[\d\s:·\-–./%]+", rest):
+                and not re.fullmatch(r"[\d\s:·\-–./%]+", rest) and not COORDINATE.fullmatch(label):
             odd.append(label)
     return odd
 

@@ -116,7 +116,12 @@ def _columns(me) -> dict:
             "label": st.column_config.TextColumn(me.t("col_label")),
             "color": st.column_config.SelectboxColumn(me.t("col_color"), options=list(COLORS),
                                                       format_func=lambda c: me.t(f"color_{c}")),
+            "x_label": st.column_config.TextColumn(me.t("col_x_label")),
+            "y_label": st.column_config.TextColumn(me.t("col_y_label")),
+            "id": st.column_config.TextColumn(me.t("col_id"), help=me.t("col_id_help")),
             "grid": st.column_config.CheckboxColumn(me.t("col_grid")),
+            "ticks": st.column_config.CheckboxColumn(me.t("col_ticks")),
+            "visible": st.column_config.CheckboxColumn(me.t("col_visible")),
             "at_char": st.column_config.NumberColumn(me.t("col_at_char"), help=me.t("col_at_char_help"),
                                                      min_value=0, step=1, format="%d")}
 

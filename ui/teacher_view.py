@@ -187,8 +187,9 @@ def per_day_chart(per_day: pd.DataFrame, t) -> alt.Chart:
 
 # The whiteboard as the editor's table: one row per command, one column per field (empty where the op has none).
 NUMBER_FIELDS = ("x", "y", "x1", "y1", "x2", "y2", "r", "w", "h", "x_min", "x_max", "y_min", "y_max")
-TEXT_FIELDS = ("points", "expr", "text", "label")
-COMMAND_COLUMNS = ("op", *NUMBER_FIELDS, *TEXT_FIELDS, "color", "grid", "at_char")
+TEXT_FIELDS = ("points", "expr", "text", "label", "x_label", "y_label", "id")
+BOOLEAN_FIELDS = {"grid": False, "ticks": True, "visible": True}  # the value a command means when it leaves it out
+COMMAND_COLUMNS = ("op", *NUMBER_FIELDS, *TEXT_FIELDS, "color", *BOOLEAN_FIELDS, "at_char")
 NEW_DRAWING_VALUES = {"x_min": -5.0, "x_max": 5.0, "y_min": -5.0, "y_max": 5.0, "r": 1.0, "w": 2.0, "h": 1.0,
                       "x2": 3.0, "y2": 2.0, "points": "0, 0; 3, 0; 3, 4", "expr": "x", "text": "A"}
 
@@ -209,7 +210,7 @@ def command_rows(commands: list[dict] | None) -> list[dict]:
         row = {column: command.get(column) for column in COMMAND_COLUMNS}
         if command.get("points") is not None:
             row["points"] = "; ".join(f"{_number_text(x)}, {_number_text(y)}" for x, y in command["points"])
-        row["grid"] = bool(command.get("grid"))
+        row.update({name: bool(command.get(name, default)) for name, default in BOOLEAN_FIELDS.items()})
         rows.append(row)
     return rows
 
@@ -217,7 +218,7 @@ def command_rows(commands: list[dict] | None) -> list[dict]:
 def new_drawing(op: str, fields: tuple[str, ...]) -> dict:
     """A table row for a new ``op`` command with its ``fields`` filled in (a teacher then moves it)."""
     row = {column: None for column in COMMAND_COLUMNS}
-    row.update(op=op, grid=False, at_char=0, color="blue")
+    row.update(op=op, at_char=0, color="blue", **BOOLEAN_FIELDS)
     row.update({name: NEW_DRAWING_VALUES.get(name, 0.0) for name in fields})
     return row
 
@@ -227,7 +228,8 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
     for column in NUMBER_FIELDS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame["at_char"] = pd.to_numeric(frame["at_char"], errors="coerce").astype("Int64")
-    frame["grid"] = frame["grid"].fillna(False).astype(bool)
+    for name, default in BOOLEAN_FIELDS.items():
+        frame[name] = frame[name].fillna(default).astype(bool)
     for column in ("op", *TEXT_FIELDS, "color"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
@@ -239,10 +241,10 @@ def commands_from_rows(rows: list[dict]) -> list[dict]:
     commands = []
     for index, row in enumerate(rows, start=1):
         values = {column: row.get(column) for column in COMMAND_COLUMNS if _filled(row.get(column))}
-        if row.get("grid"):
-            values["grid"] = True  # a plain bool, whatever the table held
-        else:
-            values.pop("grid", None)
+        for name, default in BOOLEAN_FIELDS.items():  # plain bools, written only where they say something
+            value = values.pop(name, default)
+            if bool(value) != default and values.get("op") == "axes":
+                values[name] = bool(value)
         if not values.get("op"):
             if set(values) - {"at_char", "color"}:
                 raise DrawingError("no_op", index)
