@@ -14,6 +14,7 @@ from .explaining.explanations import Explanations
 from .explaining.generation import Generations
 from .explaining.matching import Matcher
 from .explaining.models import Model, model_from_settings
+from .explaining.pacing import Deliver, Following, Pacer
 from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .platform import authorization, db, migrations
 from .platform.analytics import Analytics
@@ -36,7 +37,7 @@ class Tutor:
 
     * identities: ``register``, ``sign_in``, ``identity(token)``, ``token_for``, ``identity_by_email``,
       ``set_language``, ``is_staff``;
-    * explanations: ``ask``, ``stream``, ``pause``, ``resume``, ``snapshot`` (events in docs/architecture.md);
+    * explanations: ``ask``, ``stream`` (or ``follow``, paced by shared threads), ``pause``, ``resume``, ``snapshot`` (events in docs/architecture.md);
     * classes: ``classes``, ``create_class``, ``students``; the lesson library: ``lessons``;
     * the sub-objects ``chats``, ``history``, ``frames`` (teacher views), ``curation`` (answer library) and
       ``credits``, each typed by its protocol in ``core.interfaces``;
@@ -83,6 +84,7 @@ class Tutor:
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
                                          self.analytics, limits=self.limits, metrics=self.metrics,
                                          matcher=self.matcher)
+        self.pacer = Pacer()  # its threads start with the first ``follow``
         self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits,
                            credits=self.credits, messages_per_credit=settings.chat_messages_per_credit)
         self.history = History(self.engine, self.explanations, self.chats, self.analytics)
@@ -192,6 +194,12 @@ class Tutor:
     def stream(self, identity: Identity, session_id: str, **kwargs: Any):
         return self.explanations.stream(identity, session_id, **kwargs)
 
+    def follow(self, identity: Identity, session_id: str, *, deliver: Deliver, reader: str | None = None) -> Following:
+        """``stream``'s events paced by the process's shared pacer instead of the caller's thread: the start runs
+        here, then ``deliver(items, end)`` gets each batch from a pacer thread (a ``TutorError`` among the items
+        ends it) and ``end=True`` exactly once. ``.cancel()`` on the result stops the reader (a client that left)."""
+        return self.pacer.follow(self.explanations.steps(identity, session_id, reader=reader), deliver)
+
     def pause(self, identity: Identity, session_id: str) -> dict:
         self.limits.check(identity, "pause")  # pauses and resumes share TUTOR_RATE_PAUSE
         return self.explanations.pause(identity, session_id)
@@ -246,6 +254,7 @@ class Tutor:
 
     def close(self) -> None:
         self.metrics.stop()
+        self.pacer.close()
         self.generations.wait()
         self.store.close()
         self.engine.dispose()
