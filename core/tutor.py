@@ -37,7 +37,8 @@ class Tutor:
 
     * identities: ``register``, ``sign_in``, ``identity(token)``, ``token_for``, ``identity_by_email``,
       ``set_language``, ``is_staff``;
-    * explanations: ``ask``, ``stream`` (or ``follow``, paced by shared threads), ``pause``, ``resume``, ``snapshot`` (events in docs/architecture.md);
+    * explanations: ``ask``, ``stream`` (or ``follow``, paced by shared threads), ``pause``, ``resume``,
+      ``snapshot`` (events in docs/architecture.md);
     * classes: ``classes``, ``create_class``, ``students``; the lesson library: ``lessons``;
     * the sub-objects ``chats``, ``history``, ``frames`` (teacher views), ``curation`` (answer library) and
       ``credits``, each typed by its protocol in ``core.interfaces``;
