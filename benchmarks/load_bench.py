@@ -199,9 +199,26 @@ def _figures(n, p, window, outcomes, server_cpu, machine_cpu, idle_rss, rss, tut
     }
 
 
+def _warm_up(server: StreamlitServer, timeout: float = 180) -> None:
+    """Wait until the server's API answers: the app builds its tutor (the lesson matcher's index) on the first
+    API request, which is no part of streaming."""
+    import httpx
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{server.url}/api/v1/health", timeout=timeout).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the API did not answer /api/v1/health")
+        time.sleep(0.5)
+
+
 def run(backend: Backend, server: StreamlitServer, tutor, results: Results, quick: bool,
         log: Callable[[str], None]) -> None:
     p = parameters(quick)
+    _warm_up(server)
     measured = {}
     for n in p["levels"]:
         log(f"  load: {n} concurrent SSE sessions")

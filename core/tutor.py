@@ -14,7 +14,7 @@ from .explaining.explanations import Explanations
 from .explaining.generation import Generations
 from .explaining.matching import Matcher
 from .explaining.models import Model, model_from_settings
-from .explaining.pacing import Deliver, Following, Pacer
+from .explaining.pacing import SHARDS, Deliver, Following, Pacer
 from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .platform import authorization, db, migrations
 from .platform.analytics import Analytics
@@ -85,7 +85,8 @@ class Tutor:
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
                                          self.analytics, limits=self.limits, metrics=self.metrics,
                                          matcher=self.matcher)
-        self.pacer = Pacer()  # its threads start with the first ``follow``
+        # SQLite takes one writer at a time: more pacing threads would only wait on its lock (see pacing.py)
+        self.pacer = Pacer(shards=SHARDS if settings.redis_url else 1)  # threads start with the first ``follow``
         self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits,
                            credits=self.credits, messages_per_credit=settings.chat_messages_per_credit)
         self.history = History(self.engine, self.explanations, self.chats, self.analytics)

@@ -12,7 +12,8 @@ ends, fails (a ``TutorError`` among the items) or is cancelled.
 Sharding: the readers are spread over ``SHARDS`` threads (the least loaded takes a new one). The per-chunk work is
 one conditional store write, so one thread could pace every stream of a process; the shards are there because a
 store call can be slow: a stalled Redis or PostgreSQL call (up to the store's socket timeout) holds up only the
-readers of its shard, and the others go on. Pause and another tab still take effect before the next chunk: each
+readers of its shard, and the others go on. With the embedded store (SQLite, one writer at a time, no network)
+the tutor uses one shard: more threads would only queue on SQLite's write lock. Pause and another tab still take effect before the next chunk: each
 chunk is sent only after the reader's conditional ``Store.advance``, whichever thread runs it.
 """
 from __future__ import annotations
