@@ -25,6 +25,7 @@ from .generation_log import Source
 
 WAITING_EVERY_S = 1.5
 DURABLE_EVERY_S = 2.0
+DURABLE_EVERY_CHUNKS = 10  # and at least this many chunks: a server behind on its pace saves less often
 POLL_MS = 200
 
 
@@ -89,6 +90,7 @@ class Reader:
         self.drawn = self._reached() if self.step and source.is_final(self.step) else -1
         self.phrases = waiting_phrases(state["language"])
         self.last_saved = time.monotonic()
+        self.unsaved_chunks = 0
         self.sent_chunk = False
         self.checks_sent: dict[int, int] = {}
 
@@ -206,8 +208,11 @@ class Reader:
         return moved
 
     def _maybe_save(self) -> None:
-        if time.monotonic() - self.last_saved >= DURABLE_EVERY_S:
-            self.last_saved = time.monotonic()
+        """The cursor to the database every few seconds of reading (a session store that loses its data is rebuilt
+        from it); counted in chunks too, so that a loaded server does not spend its time on these writes."""
+        self.unsaved_chunks += 1
+        if self.unsaved_chunks >= DURABLE_EVERY_CHUNKS and time.monotonic() - self.last_saved >= DURABLE_EVERY_S:
+            self.last_saved, self.unsaved_chunks = time.monotonic(), 0
             self.x._save({**self.state, "step": self.step, "position": self.position,
                           "status": SessionStatus.STREAMING})
 
