@@ -44,6 +44,7 @@ class Following:
         self._shard = shard
         self._lock = threading.Lock()  # the caller's thread starts the reader, a shard goes on with it
         self._wait: Wait | None = None
+        self.due = time.monotonic()  # when the shard last ran it (or was to)
         self.cancelled = False
         self.ended = False
 
@@ -160,8 +161,15 @@ class _Shard:
             thread.join(timeout=15)
 
     def _push(self, following: Following, wait: Wait) -> None:
-        delay = min(wait.seconds, self.poll_s) if wait.follow is not None else wait.seconds
-        heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), following))
+        """A pace counts from when the reader was due, not from when the shard got to it, so the time a shard
+        takes to go round does not stretch every gap (a reader that fell behind goes on at once, without a burst).
+        A reader waiting for a generation looks at its log again ``poll_s`` later."""
+        now = time.monotonic()
+        if wait.follow is None:
+            following.due = max(following.due + wait.seconds, now)
+        else:
+            following.due = now + min(wait.seconds, self.poll_s)
+        heapq.heappush(self._heap, (following.due, next(self._order), following))
 
     def _run(self) -> None:
         while True:
