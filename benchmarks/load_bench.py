@@ -172,7 +172,10 @@ def _figures(n, p, window, outcomes, server_cpu, machine_cpu, idle_rss, rss, tut
                 if run["chunks"] and start <= run["sent"] <= end:
                     first_text.append((run["chunks"][0] - run["sent"]) * 1000)
     if len(gaps) < 10:
-        raise RuntimeError(f"{n} sessions: too few updates measured ({len(gaps)} gaps); errors: {errors[:3]}")
+        every = [t for o in outcomes for client in o["runs"] for run in client for t in run["chunks"]]
+        span = f"{min(every) - start:.1f}…{max(every) - start:.1f} s from the window's start" if every else "none"
+        raise RuntimeError(f"{n} sessions: too few updates measured ({len(gaps)} gaps, {runs} runs, {len(every)} "
+                           f"chunks at {span}); errors: {errors[:3]}")
     load_cpu = sum(o["cpu_s"] for o in outcomes)
     peak = max(rss) if rss else idle_rss
     return {
