@@ -1,4 +1,5 @@
-"""Explanation events on the wire: position tokens, catch-up after a reconnect, and the thread bridge.
+"""Explanation events on the wire: position tokens, catch-up after a reconnect, and the bridges to the event loop
+(from the shared pacer, from a thread).
 
 A position token ``step:position:done`` says exactly what a client has: every event of the steps before ``step``,
 that step's ``step_start``, its text up to the global character ``position``, and the first ``done`` of its
@@ -182,6 +183,44 @@ def sse(item: dict | None, event_id: str | None = None) -> str:
         return ": ping\n\n"
     data = json.dumps(item["data"], ensure_ascii=False, separators=(",", ":"))
     return f"event: {item['event']}\ndata: {data}\n" + (f"id: {event_id}\n" if event_id else "") + "\n"
+
+
+async def paced(start: Callable[[Callable[[list, bool], None]], object], limiter: anyio.CapacityLimiter,
+                heartbeat: float | None = None, tee: asyncio.Queue | None = None) -> AsyncIterator[dict]:
+    """The events of a reader run by the tutor's shared pacer (``start(deliver)`` is ``tutor.follow``; it runs the
+    reader's start in a worker thread, then each batch comes here with one ``call_soon_threadsafe``). Like
+    ``bridge``: ``HEARTBEAT`` after ``heartbeat`` quiet seconds, a ``TutorError`` item ends it, closing this
+    iterator (a client that left) cancels the reader, and ``tee`` gets every event in order, then ``END``."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def arrived(items: list, end: bool) -> None:
+        for item in items + [END] if end else items:
+            queue.put_nowait(item)
+            if tee is not None:
+                tee.put_nowait(item)
+
+    def deliver(items: list, end: bool) -> None:
+        loop.call_soon_threadsafe(arrived, items, end)  # RuntimeError once the loop is gone: the pacer stops it
+
+    started: list = []  # the handle, even when this task is cancelled while the start runs
+    timer = None
+    try:
+        await to_thread.run_sync(lambda: started.append(start(deliver)), limiter=limiter)
+        while True:
+            if heartbeat:
+                timer = loop.call_later(heartbeat, queue.put_nowait, HEARTBEAT)
+            item = await queue.get()
+            if timer is not None:
+                timer.cancel()
+            if item is END:
+                break
+            yield item
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for following in started:
+            following.cancel()
 
 
 async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityLimiter,

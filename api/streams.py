@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.errors import TutorError
 
-from .events import END, keep, HEARTBEAT, TERMINAL, Cursor, bridge, catch_up, cursor_of, resolve, truncate
+from .events import END, HEARTBEAT, TERMINAL, Cursor, bridge, catch_up, cursor_of, keep, paced, resolve, truncate
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, dict], Awaitable[None]]
@@ -26,13 +26,17 @@ async def explanation(tutor, identity, session_id: str, have: Cursor | None, *, 
                       publish: Publish | None = None, heartbeat: float | None = HEARTBEAT_S
                       ) -> AsyncIterator[tuple[dict | None, str | None]]:
     """Follow a session as a new reader (taking over from any other, as a second tab does), first sending what a
-    client holding ``have`` is missing. ``(None, None)`` is a heartbeat."""
+    client holding ``have`` is missing. ``(None, None)`` is a heartbeat. The reader is paced by the tutor's shared
+    pacer (``tutor.follow``); ``limiter`` bounds the worker threads that run reader starts."""
     reader = f"api.{uuid.uuid4().hex}"
     tee = None
     if publish is not None:
         tee = asyncio.Queue()
         keep(asyncio.ensure_future(_publish_all(tee, session_id, publish, identity.language)))
-    live = bridge(lambda: tutor.stream(identity, session_id, reader=reader), limiter, heartbeat, tee)
+    def start(deliver):
+        return tutor.follow(identity, session_id, reader=reader, deliver=deliver)
+
+    live = paced(start, limiter, heartbeat, tee)
     try:
         async for pair in _follow(tutor, identity, session_id, have, live):
             yield pair

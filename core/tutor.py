@@ -14,6 +14,7 @@ from .explaining.explanations import Explanations
 from .explaining.generation import Generations
 from .explaining.matching import Matcher
 from .explaining.models import Model, model_from_settings
+from .explaining.pacing import SHARDS, Deliver, Following, Pacer
 from .interfaces import ChatsAPI, CreditsAPI, CurationAPI, FramesAPI, HistoryAPI
 from .platform import authorization, db, migrations
 from .platform.analytics import Analytics
@@ -36,7 +37,8 @@ class Tutor:
 
     * identities: ``register``, ``sign_in``, ``identity(token)``, ``token_for``, ``identity_by_email``,
       ``set_language``, ``is_staff``;
-    * explanations: ``ask``, ``stream``, ``pause``, ``resume``, ``snapshot`` (events in docs/architecture.md);
+    * explanations: ``ask``, ``stream`` (or ``follow``, paced by shared threads), ``pause``, ``resume``,
+      ``snapshot`` (events in docs/architecture.md);
     * classes: ``classes``, ``create_class``, ``students``, ``join_class``; the lesson library: ``lessons``;
     * what things cost in credits: ``prices``;
     * the sub-objects ``chats``, ``history``, ``frames`` (teacher views), ``curation`` (answer library) and
@@ -84,6 +86,8 @@ class Tutor:
         self.explanations = Explanations(settings, self.engine, self.store, self.cache, self.generations,
                                          self.analytics, limits=self.limits, metrics=self.metrics,
                                          matcher=self.matcher)
+        # SQLite takes one writer at a time: more pacing threads would only wait on its lock (see pacing.py)
+        self.pacer = Pacer(shards=SHARDS if settings.redis_url else 1)  # threads start with the first ``follow``
         self.chats = Chats(self.engine, self.cache, self.model, self.analytics, limits=self.limits,
                            credits=self.credits, messages_per_credit=settings.chat_messages_per_credit)
         self.history = History(self.engine, self.explanations, self.chats, self.analytics)
@@ -195,6 +199,12 @@ class Tutor:
     def stream(self, identity: Identity, session_id: str, **kwargs: Any):
         return self.explanations.stream(identity, session_id, **kwargs)
 
+    def follow(self, identity: Identity, session_id: str, *, deliver: Deliver, reader: str | None = None) -> Following:
+        """``stream``'s events paced by the process's shared pacer instead of the caller's thread: the start runs
+        here, then ``deliver(items, end)`` gets each batch from a pacer thread (a ``TutorError`` among the items
+        ends it) and ``end=True`` exactly once. ``.cancel()`` on the result stops the reader (a client that left)."""
+        return self.pacer.follow(self.explanations.steps(identity, session_id, reader=reader), deliver)
+
     def pause(self, identity: Identity, session_id: str) -> dict:
         self.limits.check(identity, "pause")  # pauses and resumes share TUTOR_RATE_PAUSE
         return self.explanations.pause(identity, session_id)
@@ -264,6 +274,7 @@ class Tutor:
 
     def close(self) -> None:
         self.metrics.stop()
+        self.pacer.close()
         self.generations.wait()
         self.store.close()
         self.engine.dispose()

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import IN_CI, unavailable
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import KEYS, QUICK_SKIPPED, SCHEMA  # noqa: E402
 from benchmarks.browser_bench import first_words  # noqa: E402
 from benchmarks.common import CHROMIUM, percentile, servers_configured  # noqa: E402
-from benchmarks.load_bench import _Run, text_update_times, update_gaps  # noqa: E402
+from benchmarks.load_bench import _figures  # noqa: E402
 
 EXACT = {"singleflight_provider_calls": 1, "singleflight_provider_calls_threads": 1,
          "singleflight_provider_calls_processes": 1, "pause_chunks_after": 0}
@@ -37,20 +38,19 @@ def test_percentile_interpolates_between_ranks():
         percentile([], 50)
 
 
-def test_text_updates_are_step_texts_and_gaps_start_at_the_first_delta():
-    run = _Run(started=0.0, first_delta_at=0.05, step_blocks={(0, 6, 0, 0, 0), (0, 6, 0, 0, 1)}, deltas=[
-        (0.06, (0, 6, 1, 0), 11, "**Pizarra**"),                          # outside the steps
-        (0.10, (0, 6, 0, 0, 0, 0), 20, "##### 1. Title\n:gray-badge[1]"),  # a step's heading
-        (0.10, (0, 6, 0, 0, 0, 1), 9, "Una recta"),
-        (0.20, (0, 6, 0, 0, 0, 1), 18, "Una recta que pasa"),
-        (0.20, (0, 6, 1, 1, 0), 10, "<svg>a</svg>"),                      # the whiteboard
-        (0.35, (0, 6, 0, 0, 1, 1), 0, ""),                                # the next step's empty body...
-        (0.90, (0, 6, 0, 0, 1, 1), 30, "Luego, la x y todo lo demás."),   # ...its whole text at once (coalesced)
-        (0.9001, (0, 6, 0, 0, 0, 1), 25, "Una recta que pasa por P."),   # same flush: one visible change
-    ])
-    assert text_update_times(run) == [0.1, 0.2, 0.9, 0.9001]
-    assert [round(g, 3) for g in update_gaps(run, 0.0, 10.0)] == [0.05, 0.1, 0.7]
-    assert [round(g, 3) for g in update_gaps(run, 0.15, 10.0)] == [0.7]  # only gaps inside the window
+def test_load_figures_count_gaps_inside_the_window_and_cpu_per_update():
+    settings = SimpleNamespace(settings=SimpleNamespace(chunk_delay_ms=200, chunk_size=12))
+    runs = [{"sent": 0.5, "chunks": [1.0, 1.2, 1.4, 1.9, 2.1, 9.0], "error": None},  # 1.0 s: before the window
+            {"sent": 2.0, "chunks": [2.1, 2.3, 2.5, 2.7, 2.9, 3.1, 3.3, 3.5, 3.7, 3.9, 4.1, 4.3], "error": None},
+            {"sent": 3.0, "chunks": [], "error": "HTTP 500"}]
+    outcome = {"runs": [runs], "cpu_s": 0.1}
+    level = _figures(1, {"ramp_s_per_client": 0.0, "settle_s": 0.0}, (1.1, 5.1), [outcome], 0.5, 1.0,
+                     2**20, [3 * 2**20], settings)
+    assert level["setup"]["gaps"] == 3 + 11 and level["setup"]["text_updates"] == 4 + 12
+    assert round(level["gap_ms_p50"]) == 200 and level["setup"]["gap_ms_max"] == 500
+    assert round(level["server_cpu_ms_per_update"], 3) == round(500 / 16, 3)
+    assert level["first_text_ms_p50"] == pytest.approx(100)  # the run opened in the window, not the one before
+    assert level["rss_mb_per_session"] == 2 and level["setup"]["runs_with_errors"] == 1
 
 
 def test_first_words_skip_maths_and_markup():

@@ -245,7 +245,7 @@ def test_a_bug_while_streaming_ends_the_session_with_an_error_not_a_crash(studen
     def broken(*args, **kwargs):  # a bug in the reader, injected
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("core.explaining.explanations.chunk_text", broken)
+    monkeypatch.setattr("core.explaining.reading.chunk_text", broken)
     events = list(tutor.stream(me, state["id"]))
     assert events[-1]["event"] == "error" and events[-1]["data"]["code"] == "ai_failed"
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)

@@ -28,7 +28,7 @@ def test_defaults_need_nothing_configured():
     assert settings.data_dir == Path("./data")
     assert settings.database_url == "" and settings.redis_url == "" and not settings.ai_configured
     assert settings.jwt_secret == ""
-    assert settings.chunk_size == 50 and settings.chunk_delay_ms == 50 and settings.model == "gpt-4o-mini"
+    assert settings.chunk_size == 12 and settings.chunk_delay_ms == 200 and settings.model == "gpt-4o-mini"
 
 
 def test_precedence_overrides_env_dotenv_secrets(tmp_path):

@@ -98,8 +98,11 @@ SETTINGS: tuple[Setting, ...] = (
             "data dir on first run.", _secret),
     Setting("TUTOR_JWT_TTL", 3600, "Lifetime of an issued token, in seconds. The app renews the token of an active "
                                    "user once it is past half its life."),
-    Setting("TUTOR_CHUNK_SIZE", 50, "Characters per streamed content chunk (a word or a formula is never split)."),
-    Setting("TUTOR_CHUNK_DELAY_MS", 50, "Milliseconds between chunks; 0 streams without pacing."),
+    Setting("TUTOR_CHUNK_SIZE", 12, "Characters per streamed content chunk (a word or a formula is never split). "
+                                    "With the delay, the reading pace: 12 every 200 ms is ≈ 60 characters/s, "
+                                    "about twice a fast reader, so the text stays ahead of the student while "
+                                    "each drawing still appears with the sentence it belongs to."),
+    Setting("TUTOR_CHUNK_DELAY_MS", 200, "Milliseconds between chunks; 0 streams without pacing."),
     Setting("TUTOR_SESSION_TTL", 1800, "Seconds a tutor session stays live in the session store; renewed on activity."),
     Setting("TUTOR_MAX_QUESTION_CHARS", 1000, "Longest question accepted, in characters."),
     Setting("TUTOR_MATCH_SERVE_SCORE", 85.0, "Similarity (0–100, shared content words, typos forgiven) at which a reworded question is served a stored answer, once every guard (numbers, expressions, variables, units, names, negation, task, topic) agrees. 101 turns similar matching off."),
