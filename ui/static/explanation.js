@@ -313,7 +313,8 @@ class LiveView {
 
   async control(action) {
     const button = action === "pause" ? this.pauseButton : this.resumeButton;
-    button.disabled = true;
+    if (button.getAttribute("aria-busy")) return; // a second click while the first is on its way
+    button.setAttribute("aria-busy", "true");
     try {
       const response = await fetch(`${this.data.api}/${action}`, {
         method: "POST", credentials: "same-origin", headers: { "X-Tutor-Request": "1" } });
@@ -324,7 +325,7 @@ class LiveView {
     } catch (error) {
       this.say("error", this.t.live_failed);
     } finally {
-      button.disabled = false;
+      button.removeAttribute("aria-busy");
     }
   }
 
@@ -340,7 +341,9 @@ class LiveView {
   async follow() {
     this.abort?.abort();
     const abort = this.abort = new AbortController();
-    this.showState("streaming");
+    this.status = "streaming";
+    this.setButtons("pause");
+    if (!this.retries) this.say(null, ""); // a reconnection keeps saying so until events flow again
     if (!this.steps.length) this.waiting.hidden = false, this.waiting.textContent = this.t.live_connecting;
     let finished = false;
     try {
@@ -356,7 +359,7 @@ class LiveView {
         if (!this.root.isConnected) { abort.abort(); return; }
         for (const event of batch) finished = this.apply(event) || finished;
         this.render();
-        this.retries = 0;
+        if (this.retries) this.retries = 0, this.notice.textContent === this.t.live_reconnecting && this.say(null, "");
         if (finished) break;
       }
       if (!finished && !abort.signal.aborted) finished = true, this.showState("taken_over");
