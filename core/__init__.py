@@ -16,9 +16,10 @@ _EXPORTS = {
     # the types the facade hands out, and the errors' root
     "Identity": "school.auth", "TutorError": "errors", "LANGUAGES": "platform.i18n", "ROLES": "platform.authorization",
     "SessionStatus": "platform.store.base",
-    # pure functions for showing what the tutor returns: the whiteboard as escaped SVG, maths text never cut
-    # inside a formula, maths delimiters as Markdown's ``$``
-    "render_svg": "content.svg", "safe_prefix": "content.mathtext", "to_markdown_math": "content.mathtext",
+    # pure functions for showing what the tutor returns: the whiteboard as escaped SVG (whole, or as a ``Board``
+    # that turns each command into patches for a live copy), maths text never cut inside a formula, maths
+    # delimiters as Markdown's ``$``
+    "render_svg": "content.svg", "Board": "content.board", "safe_prefix": "content.mathtext", "to_markdown_math": "content.mathtext",
 }
 
 __all__ = list(_EXPORTS)

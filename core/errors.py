@@ -8,7 +8,8 @@
      │                        invalid_event_id, search_too_long, ...
      ├── AuthError            auth_invalid, auth_expired, auth_failed
      ├── Forbidden            forbidden
-     ├── NotFound             not_found, unknown_user, unknown_class, session_not_found, chat_not_found
+     ├── NotFound             not_found, unknown_user, unknown_class, session_not_found, chat_not_found,
+     │                        step_not_found
      ├── Conflict             registration_failed
      ├── AIError              ai_unavailable, ai_failed, ai_timeout, ai_rate_limited, ai_invalid_output
      ├── RateLimited          rate_limited  (has ``retry_after`` seconds)

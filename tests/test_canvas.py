@@ -24,7 +24,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 VALID = [
     {"op": "axes", "x_min": -5, "x_max": 5, "y_min": -2, "y_max": 8, "grid": True},
+    {"op": "axes", "x_min": -5, "x_max": 5, "y_min": -2, "y_max": 8, "ticks": False, "x_label": "t (s)",
+     "y_label": "v (m/s)"},
+    {"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "visible": False},
     {"op": "point", "x": 1, "y": 2, "label": "P"},
+    {"op": "text", "x": 1, "y": 2, "text": "c = ?", "id": "c-side_2"},
     {"op": "segment", "x1": 0, "y1": 0, "x2": 3, "y2": 4, "label": "AB"},
     {"op": "arrow", "x1": 0, "y1": 0, "x2": 3, "y2": 4},
     {"op": "vector", "x2": 2, "y2": -1, "label": "v"},
@@ -85,7 +89,7 @@ def test_normalised_form():
 
 def test_null_fields_of_the_strict_schema_are_ignored():
     fields = ["x", "y", "x1", "y1", "x2", "y2", "r", "w", "h", "x_min", "x_max", "y_min", "y_max", "points",
-              "text", "expr", "label", "color", "grid", "at_char"]
+              "text", "expr", "label", "color", "grid", "ticks", "visible", "x_label", "y_label", "id", "at_char"]
     raw = {name: None for name in fields} | {"op": "point", "x": 1.5, "y": -2}
     assert validate_command(raw) == {"op": "point", "x": 1.5, "y": -2.0, "color": "blue", "at_char": 0}
 
@@ -103,6 +107,18 @@ INVALID = [
     ({"op": "axes", "x_min": 1, "x_max": 1, "y_min": 0, "y_max": 1}, "less than"),
     ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 2, "y_max": 1}, "less than"),
     ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "grid": 1}, "true or false"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "ticks": "no"}, "ticks must be true or false"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "visible": 0}, "visible must be true or"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "x_label": "t" * 25}, "longer than 24"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "y_label": 3}, "y_label must be a string"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "y_label": "\x00"}, "y_label is empty"),
+    ({"op": "axes", "x_min": 0, "x_max": 1, "y_min": 0, "y_max": 1, "id": "a"}, "unknown field"),
+    ({"op": "clear", "id": "a"}, "unknown field"),
+    ({"op": "point", "x": 0, "y": 1, "ticks": False}, "unknown field"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": "1st"}, "id must be"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": 'a" onload="x'}, "id must be"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": "a" * 33}, "id must be"),
+    ({"op": "text", "x": 0, "y": 0, "text": "c", "id": 7}, "id must be"),
     ({"op": "point", "x": "1", "y": 2}, "number"),
     ({"op": "point", "x": 1001, "y": 2}, "within"),
     ({"op": "point", "x": -1000.5, "y": 2}, "within"),
@@ -262,7 +278,7 @@ def test_empty_board_is_just_the_frame():
     svg = render_svg([])
     root = assert_harmless(svg)
     assert root.tag == f"{SVG}svg" and root.get("role") == "img"
-    assert root.get("viewBox") == "0 0 480 360"
+    assert root.get("viewBox") == "0 0 360 270"
     drawn = [e for e in root.iter() if e.tag in {f"{SVG}{t}" for t in ("line", "text", "path", "circle",
                                                                            "polygon", "ellipse")}]
     assert drawn == []
@@ -285,7 +301,7 @@ def test_numbers_are_compact_and_colours_real():
     assert 'fill="#dc2626"' in svg
     root = parse(svg)
     circle = root.find(f".//{SVG}circle")
-    assert (circle.get("cx"), circle.get("cy")) == ("240", "180")
+    assert (circle.get("cx"), circle.get("cy")) == ("180", "135")
 
 
 HOSTILE = ['<script>alert(1)</script>', '" onload="alert(1)', "' onmouseover='x", "javascript:alert(1)",
@@ -351,11 +367,11 @@ def test_reciprocal_breaks_at_zero_and_steep_lines_do_not():
 def test_plot_is_clipped_and_uses_its_own_range():
     svg = render_svg([validate_command({"op": "plot", "expr": "x^2", "x_min": 0, "x_max": 2})])
     root = parse(svg)
-    group = root.find(f"{SVG}g")
+    group = root.find(f"{SVG}g[@data-layer='shapes']")
     clip = root.find(f".//{SVG}clipPath")
     assert group.get("clip-path") == f"url(#{clip.get('id')})"
     xs = [x for piece in path_pieces(svg) for x, _ in piece]
-    assert min(xs) == pytest.approx(240) and max(xs) == pytest.approx(240 + 2 * 23)
+    assert min(xs) == pytest.approx(180) and max(xs) == pytest.approx(180 + 2 * 17)
 
 
 def test_plot_of_nowhere_defined_expression_draws_nothing():
@@ -378,16 +394,16 @@ def test_latest_axes_sets_the_transform():
     point = validate_command({"op": "point", "x": 50, "y": 25})
     root = parse(render_svg([first, point, second]))
     circle = root.find(f".//{SVG}circle")
-    assert (circle.get("cx"), circle.get("cy")) == ("240", "180")
+    assert (circle.get("cx"), circle.get("cy")) == ("180", "135")
     labels = texts_of(root)
-    assert "50" in labels and "−5" not in labels
+    assert "40" in labels and "−5" not in labels
 
 
 def test_circle_is_an_ellipse_only_when_scales_differ():
     circle = validate_command({"op": "circle", "x": 0, "y": 0, "r": 2})
     root = parse(render_svg([circle]))
     assert root.find(f".//{SVG}ellipse") is not None
-    equal = validate_command({"op": "axes", "x_min": -23, "x_max": 23, "y_min": -17, "y_max": 17})
+    equal = validate_command({"op": "axes", "x_min": -17, "x_max": 17, "y_min": -12.5, "y_max": 12.5})
     root = parse(render_svg([equal, circle]))
     assert root.find(f".//{SVG}ellipse") is None
     assert root.find(f".//{SVG}g/{SVG}circle").get("r") == "20"
@@ -400,7 +416,7 @@ def test_arrows_and_vectors_have_heads():
     heads = root.findall(f".//{SVG}polygon")
     assert len(heads) == 2 and heads[1].get("fill") == "#7c3aed"
     shafts = root.findall(f".//{SVG}g/{SVG}line")
-    assert (shafts[1].get("x1"), shafts[1].get("y1")) == ("240", "180")
+    assert (shafts[1].get("x1"), shafts[1].get("y1")) == ("180", "135")
 
 
 def test_rendering_is_deterministic():

@@ -59,8 +59,14 @@ def test_export_keeps_the_maths_and_stops_where_the_reader_stopped(world):
 def test_board_svg_is_well_formed(world):
     tutor, ana, _ = world
     lesson = next(l for l in LESSONS if any(s.canvas_commands for s in l.answer.steps))
-    svg = tutor.history.board_svg(ana, read(tutor, ana, lesson))
+    session_id = read(tutor, ana, lesson)
+    svg = tutor.history.board_svg(ana, session_id)
     assert ET.fromstring(svg).tag.endswith("svg")
+    last = len(lesson.answer.steps)
+    assert ET.fromstring(tutor.history.board_svg(ana, session_id, step=last)).tag.endswith("svg")
+    with pytest.raises(NotFound) as error:
+        tutor.history.board_svg(ana, session_id, step=last + 1)
+    assert error.value.code == "step_not_found" and str(last + 1) in error.value.message_for("es")
 
 
 def test_delete_and_ownership(world):

@@ -2,15 +2,16 @@
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from importlib import resources
 
 import pytest
 
+from core.content.board import HEIGHT, MARGIN, WIDTH  # render_svg's default board, as the pages draw it
 from core.content.library import load_lessons
 from core.content.svg import render_svg
 
 LESSONS = {lesson.name[:2]: lesson for lesson in load_lessons()}
-WIDTH, HEIGHT, MARGIN = 480, 360, 10  # render_svg's default board, as the pages draw it
 
 
 def step(number: str, index: int) -> str:
@@ -89,9 +90,8 @@ def test_lesson_26_force_arrows_are_proportional_to_their_forces():
 @pytest.mark.parametrize("name", sorted(LESSONS))
 def test_board_texts_stay_inside_the_board(name):
     for number, commands in boards(LESSONS[name]):
-        svg = render_svg(commands)
-        for match in re.finditer(r'<text x="([-\d.]+)" y="([-\d.]+)"[^>]*font-size="(\d+)"[^>]*>([^<]*)<', svg):
-            y, size, text = float(match[2]), int(match[3]), match[4]
+        for element in ET.fromstring(render_svg(commands)).iter("{http://www.w3.org/2000/svg}text"):
+            y, size, text = float(element.get("y")), float(element.get("font-size")), element.text
             assert y - 0.72 * size >= MARGIN - 1, (name, number, text, "cut at the top")
             assert y <= HEIGHT - MARGIN + 2, (name, number, text, "cut at the bottom")
 

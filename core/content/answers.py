@@ -50,6 +50,11 @@ class CanvasCommandSchema(BaseModel):
     label: str | None = None
     color: str | None = None
     grid: bool | None = None
+    ticks: bool | None = None
+    visible: bool | None = None
+    x_label: str | None = None
+    y_label: str | None = None
+    id: str | None = None
     at_char: int | None = None
 
 

@@ -3,8 +3,9 @@
 A command is a flat dict with an ``op`` and that op's fields (see docs/architecture.md, "Canvas commands").
 ``validate_command`` normalises one command or raises ``CanvasError``; ``validate_commands`` keeps the valid ones
 and reports the dropped ones. ``render_svg`` draws validated commands as a standalone SVG string in which every
-piece of text is escaped, so it can be embedded in a web page. Plot expressions are compiled by
-``compile_expression`` with ``simpleeval`` after a whitelist check of their syntax tree: no Python ``eval``.
+piece of text is escaped, so it can be embedded in a web page. ``compile_expression`` checks a plot expression's
+syntax tree against a whitelist, then compiles it once into nested Python closures (one per node): no Python
+``eval``, and sampling a plot calls the closures without re-reading the expression.
 """
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-
-from simpleeval import SimpleEval
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +34,7 @@ DEFAULT_COLOR = "blue"
 MAX_ABS = 1000.0
 MAX_TEXT = 80
 MAX_LABEL = 40
+MAX_AXIS_NAME = 24
 MAX_EXPR = 120
 MIN_POINTS, MAX_POINTS = 3, 20
 MAX_EXPONENT = 100.0
@@ -58,6 +58,8 @@ _NONCHARACTERS = frozenset("\ufffe\uffff")
 
 def clean_text(value: str) -> str:
     """``value`` on one line: whitespace runs become one space; control, surrogate and bidi characters go."""
+    if value.isascii() and value.isprintable():  # the common case (numbers, path data), without a look-up per char
+        return " ".join(value.split())
     kept = []
     for char in value:
         if char in "\t\n\r\f\v":
@@ -105,14 +107,38 @@ def compile_expression(expr: str) -> Callable[[float], float]:
     ``^`` is the power operator; ``log`` is the base-10 logarithm and ``ln`` the natural one. The returned function
     gives NaN where the expression is undefined (domain error, overflow, division by zero).
     """
-    source = _prepare_source(expr)
-    tree = _parse(source)
+    tree = _parse(_prepare_source(expr))
     _check_node(tree)
+    compiled = _compile(tree)
 
     def function(x: float) -> float:
-        return _evaluate(source, tree, float(x))
+        try:
+            value = compiled(float(x))
+        except (ArithmeticError, ValueError):
+            return math.nan
+        return float(value) if isinstance(value, (int, float)) else math.nan
 
     return function
+
+
+def _compile(node: ast.AST) -> Callable[[float], Any]:
+    """``node`` (already checked by ``_check_node``) as a closure of ``x``."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return lambda x: value
+    if isinstance(node, ast.Name):
+        if node.id == "x":
+            return lambda x: x
+        constant = _CONSTANTS[node.id]
+        return lambda x: constant
+    if isinstance(node, ast.BinOp):
+        apply, left, right = _OPERATORS[type(node.op)], _compile(node.left), _compile(node.right)
+        return lambda x: apply(left(x), right(x))
+    if isinstance(node, ast.UnaryOp):
+        apply, operand = _OPERATORS[type(node.op)], _compile(node.operand)
+        return lambda x: apply(operand(x))
+    call, argument = _FUNCTIONS[node.func.id], _compile(node.args[0])
+    return lambda x: call(argument(x))
 
 
 def _prepare_source(expr: Any) -> str:
@@ -192,18 +218,12 @@ def _mentions_x(node: ast.AST) -> bool:
 
 
 def _check_exponent(node: ast.expr) -> None:
-    value = _evaluate(ast.unparse(node), node, math.nan)
+    try:
+        value = float(_compile(node)(math.nan))
+    except (ArithmeticError, ValueError):
+        value = math.nan
     if not math.isfinite(value) or abs(value) > MAX_EXPONENT:
         raise CanvasError(f"exponent is too large (at most {MAX_EXPONENT:g} in absolute value)")
-
-
-def _evaluate(source: str, tree: ast.expr, x: float) -> float:
-    evaluator = SimpleEval(operators=_OPERATORS, functions=_FUNCTIONS, names={**_CONSTANTS, "x": x})
-    try:
-        value = evaluator.eval(source, previously_parsed=tree)
-    except (ArithmeticError, ValueError):
-        return math.nan
-    return float(value) if isinstance(value, (int, float)) else math.nan
 
 
 # --- validation ------------------------------------------------------------------------------------------------
@@ -213,15 +233,18 @@ class _Op:
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     label: bool = False
+    drawing: bool = True  # drawings may carry an ``id``: a later command with the same id replaces them
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return self.required + self.optional + (("label",) if self.label else ()) + ("color", "at_char")
+        return (self.required + self.optional + (("label",) if self.label else ()) + (("id",) if self.drawing else ())
+                + ("color", "at_char"))
 
 
 _ENDS = ("x1", "y1", "x2", "y2")
 OPS: dict[str, _Op] = {
-    "axes": _Op(("x_min", "x_max", "y_min", "y_max"), ("grid",)),
+    "axes": _Op(("x_min", "x_max", "y_min", "y_max"), ("grid", "ticks", "visible", "x_label", "y_label"),
+                drawing=False),
     "point": _Op(("x", "y"), label=True),
     "segment": _Op(_ENDS, label=True),
     "arrow": _Op(_ENDS, label=True),
@@ -232,16 +255,19 @@ OPS: dict[str, _Op] = {
     "text": _Op(("x", "y", "text")),
     "plot": _Op(("expr",), ("x_min", "x_max"), label=True),
     "highlight": _Op(("x", "y", "w", "h")),
-    "clear": _Op(),
+    "clear": _Op(drawing=False),
 }
 _POSITIVE = frozenset({"r", "w", "h"})
+_BOOLEANS = frozenset({"grid", "ticks", "visible"})
+_TEXT_LIMITS = {"text": MAX_TEXT, "label": MAX_LABEL, "x_label": MAX_AXIS_NAME, "y_label": MAX_AXIS_NAME}
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
 def validate_command(raw: dict) -> dict:
     """The normalised form of one command, or ``CanvasError`` with the reason it is invalid.
 
     Null fields are dropped; ``color`` defaults to ``"blue"`` and ``at_char`` to 0; numbers become floats and
-    ``points`` a list of ``[x, y]`` lists. Fields come out in a fixed order: op, the op's fields, label, color,
+    ``points`` a list of ``[x, y]`` lists. Fields come out in a fixed order: op, the op's fields, label, id, color,
     at_char.
     """
     if not isinstance(raw, dict):
@@ -273,12 +299,14 @@ def _field(name: str, value: Any) -> Any:
         return _at_char(value)
     if name == "color":
         return _color(value)
-    if name == "grid":
+    if name in _BOOLEANS:
         return _boolean(name, value)
     if name == "points":
         return _points(value)
-    if name in ("text", "label"):
-        return _text(name, value, MAX_TEXT if name == "text" else MAX_LABEL)
+    if name in _TEXT_LIMITS:
+        return _text(name, value, _TEXT_LIMITS[name])
+    if name == "id":
+        return _identifier(value)
     if name == "expr":
         compile_expression(value)
         return value.strip()
@@ -311,6 +339,12 @@ def _color(value: Any) -> str:
 def _boolean(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise CanvasError(f"{name} must be true or false")
+    return value
+
+
+def _identifier(value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise CanvasError("id must be 1 to 32 letters, digits, - or _, starting with a letter (e.g. \"answer\")")
     return value
 
 

@@ -54,6 +54,7 @@ ERRORS: dict[str, dict[str, str]] = {
     "unknown_class": {"es": "No existe ninguna clase con el código {code}.", "en": "There is no class with code {code}."},
     "session_not_found": {"es": "No se encuentra esa sesión.", "en": "That session does not exist."},
     "chat_not_found": {"es": "No se encuentra ese chat.", "en": "That chat does not exist."},
+    "step_not_found": {"es": "Esa explicación no tiene paso {step}.", "en": "That explanation has no step {step}."},
     "search_too_long": {"es": "La búsqueda es demasiado larga (máximo {limit} caracteres).",
                         "en": "The search is too long (at most {limit} characters)."},
     "registration_failed": {"es": "No se ha podido crear la cuenta con estos datos. Si ya tienes una, entra con ella.",

@@ -83,8 +83,11 @@ class History:
         return "\n".join(lines)
 
     def board_svg(self, identity, session_id: str, *, step: int | None = None) -> str:
-        """The whiteboard as reached, for all steps or one."""
+        """The whiteboard as reached, for all steps or one; ``NotFound('step_not_found')`` for a step past the end
+        of a finished explanation (a step not reached yet is an empty board)."""
         view = self.explanations.snapshot(identity, session_id)
+        if step is not None and view["total_steps"] is not None and not 1 <= step <= view["total_steps"]:
+            raise NotFound("step_not_found", step=step)
         commands = [c for s in view["steps"] if step is None or s["step"] == step for c in s["commands"]]
         return render_svg(commands, title=None)
 
