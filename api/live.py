@@ -12,16 +12,7 @@ import zlib
 
 from fastapi.responses import StreamingResponse
 
-from core import render_svg
-
-
-class Board:  # TEMPORARY stand-in until core.Board (branch board) is merged: the whole board as a reset
-    def __init__(self, title=None):
-        self.commands = []
-
-    def add(self, command):
-        self.commands.append(command)
-        return [{"op": "reset", "svg": render_svg(self.commands)}]
+from core import Board
 
 HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
@@ -40,11 +31,11 @@ def drawn_before(snapshot: dict, have) -> list[dict]:
 class BoardStream:
     """One stream's whiteboard: the board so far as a ``reset``, then ``canvas_command`` events as patches."""
 
-    def __init__(self, commands: list[dict]):
-        self.board = Board()
+    def __init__(self, session_id: str, commands: list[dict]):
+        self.board = Board(key=session_id)  # one clip-path id for the session: patches match a reset's board
         for command in commands:
             self.board.add(command)
-        self.first = {"event": "board", "data": {"patches": [{"op": "reset", "svg": render_svg(commands)}]}}
+        self.first = {"event": "board", "data": {"patches": [{"op": "reset", "svg": self.board.svg()}]}}
 
     def translate(self, item: dict | None) -> dict | None:
         if item is None or item["event"] != "canvas_command":

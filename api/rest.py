@@ -164,7 +164,7 @@ async def live_stream(session_id: str, request: Request, me=Depends(caller),
     catch_up(snapshot, have)  # a token beyond this session's text is refused before the stream starts
     hub = request.app.state.hub
     pairs = streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter, publish=hub.publish)
-    board = live.BoardStream(live.drawn_before(snapshot, resolve(snapshot, have)))
+    board = live.BoardStream(str(session_id), live.drawn_before(snapshot, resolve(snapshot, have)))
     messages = sse_messages(board.translated(pairs), me.language)
     return live.response(sse(board.first), messages, request.headers.get("accept-encoding", ""))
 

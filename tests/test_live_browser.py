@@ -76,7 +76,8 @@ def test_the_stream_draws_the_board_patch_by_patch_equal_to_the_whiteboard_svg(s
     assert badges == [f"Paso {i} de {n}" for i in range(1, n + 1)]
     assert page.locator(key("pause")).count() == 0 and page.locator(key("resume")).count() == 0
     live, stored = page.evaluate(NORMALISED_SVG, fetch_text(page, f"/api/v1/sessions/{session_id}/whiteboard.svg"))
-    assert live == stored and "<path" in live
+    same_clip = re.compile(r"cv-[0-9a-f]{10}")  # each board names its clip path; the drawing is what counts
+    assert same_clip.sub("cv-", live) == same_clip.sub("cv-", stored) and "<path" in live
     me = identity(tutor, "ana@example.org")
     assert [s["text"] for s in tutor.snapshot(me, session_id)["steps"]] == [s.content for s in lesson.answer.steps]
     assert dialogs == []
