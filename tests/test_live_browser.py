@@ -199,3 +199,17 @@ def test_the_static_files_are_javascript_with_long_cache_and_a_version(server, c
                         "r.headers.get('content-type'), r.headers.get('cache-control')])")
     assert src[0] == 200 and "javascript" in src[1] and "immutable" in src[2]
     assert page.evaluate("() => fetch('/tutor-static/nothing.js').then(r => r.status)") == 404
+
+
+def test_asking_about_a_step_opens_the_chat_on_that_step(server, context):
+    base, tutor = server
+    lesson = LESSON_ES[4]
+    page = context.new_page()
+    sign_in(page, base, "eve@example.org")
+    ask(page, lesson.question.text)
+    page.locator(key("chat_step_2") + " button").click()
+    page.wait_for_url(re.compile(r"[?&]chat="))
+    page.locator(key("chat_input") + " textarea").wait_for()
+    me = identity(tutor, "eve@example.org")
+    chats = [r for r in tutor.history.sessions(me) if r["kind"] == "chat"]
+    assert any(r["title"].endswith("· 2") for r in chats)
