@@ -150,7 +150,7 @@ def show_explanation(session_id: str, snapshot: dict) -> None:
     """The question, the live explanation component (it streams by itself), then what follows a finished one."""
     st.subheader(plain_markdown(question_of(session_id)), anchor=False)
     shown = live.explanation(snapshot, me.lang, key="live")
-    chat = shown.get("chat") if hasattr(shown, "get") else getattr(shown, "chat", None)
+    chat = getattr(shown, "chat", None)  # a trigger: set on the one run the click caused
     if chat and chat.get("step"):
         _chat_on_step(session_id, int(chat["step"]))
         if ss.get("open_chat"):
