@@ -8,6 +8,8 @@ event: the explanation completed (draw the rating form) or a step's chat was ask
 """
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from core import SessionStatus
@@ -28,6 +30,11 @@ def _chat_on_step(session_id: str, step: int) -> None:
     chat = _safely(tutor.chats.create, identity, explanation_id=session_id, step=step)
     if chat:
         ss["open_chat"] = chat["id"]
+
+
+def _ended(session_id: str) -> None:
+    """The component reported the end: this rerun's component data can leave out what it already shows."""
+    ss["live_ended"] = (session_id, SessionStatus.COMPLETE)
 
 
 def _ask_example(text: str) -> None:
@@ -127,6 +134,7 @@ def main() -> None:
     if not session_id:
         examples.show(me, on_pick=_ask_example)
         library.browser(me, on_pick=_ask_example)
+        live.preload()
         return
 
     try:
@@ -149,7 +157,9 @@ def main() -> None:
 def show_explanation(session_id: str, snapshot: dict) -> None:
     """The question, the live explanation component (it streams by itself), then what follows a finished one."""
     st.subheader(plain_markdown(question_of(session_id)), anchor=False)
-    shown = live.explanation(snapshot, me.lang, key="live")
+    light = ss.pop("live_ended", None) == (session_id, snapshot["status"])
+    shown = live.explanation(snapshot, me.lang, key="live", light=light,
+                             on_ended=partial(_ended, session_id))
     chat = getattr(shown, "chat", None)  # a trigger: set on the one run the click caused
     if chat and chat.get("step"):
         _chat_on_step(session_id, int(chat["step"]))

@@ -89,8 +89,10 @@ def texts(language: str) -> dict[str, str]:
     return {name: t(name, language) for name in TEXT_KEYS}
 
 
-def component_data(snapshot: dict, language: str) -> dict:
-    """Everything the module needs, JSON-ready: the snapshot so far, URLs, the interface's words."""
+def component_data(snapshot: dict, language: str, *, light: bool = False) -> dict:
+    """Everything the module needs, JSON-ready: the snapshot so far, URLs, the interface's words. ``light`` leaves
+    the steps and the board out (the rerun after the module reported the end: it already shows them, and fetches
+    the snapshot itself in the rare case it does not)."""
     view = ExplanationView.from_snapshot(snapshot)
     base = base_path()
     session_id = snapshot["session_id"]
@@ -106,14 +108,20 @@ def component_data(snapshot: dict, language: str) -> dict:
         "status": view.status,
         "total_steps": view.total_steps,
         "duration": duration_label(view.duration, language),
-        "steps": [{"step": s.step, "title": s.title, "text": s.text, "complete": s.complete,
-                   "check_failed": s.check_failed} for s in view.steps],
-        "board": view.board_svg(),
+        "light": light,
+        "steps": None if light else [{"step": s.step, "title": s.title, "text": s.text, "complete": s.complete,
+                                      "check_failed": s.check_failed} for s in view.steps],
+        "board": None if light else view.board_svg(),
         "error": error,
     }
 
 
-def explanation(snapshot: dict, language: str, *, key: str = "live", on_ended=None, on_chat=None):
-    """Mount the live explanation; returns the component's result (``.ended`` / ``.chat`` on a trigger run)."""
-    return _component(key=key, data=component_data(snapshot, language),
-                      on_ended_change=on_ended or (lambda: None), on_chat_change=on_chat or (lambda: None))
+def explanation(snapshot: dict, language: str, *, key: str = "live", light: bool = False, on_ended=None):
+    """Mount the live explanation; returns the component's result (``.chat`` on the run a step's chat was asked)."""
+    return _component(key=key, data=component_data(snapshot, language, light=light),
+                      on_ended_change=on_ended or (lambda: None), on_chat_change=lambda: None)
+
+
+def preload(key: str = "live_preload") -> None:
+    """Mount the module with nothing to show, so its code and libraries are in the browser before the first ask."""
+    _component(key=key, data={"session": None, "module": f"{base_path()}{STATIC_PREFIX}/explanation.js?v={version()}"})

@@ -290,6 +290,8 @@ class LiveView {
 
   setButtons(state) { // at most one of Pause / Resume / Continue here is in the page
     const slot = { pause: this.pauseSlot, resume: this.resumeSlot, take_over: this.takeOverSlot }[state];
+    if (slot ? this.controls.firstChild === slot && this.controls.childNodes.length === 1
+             : !this.controls.firstChild) return; // already so: never detach a button under the pointer
     const focused = this.controls.contains(document.activeElement);
     this.controls.replaceChildren(...(slot ? [slot] : []));
     if (focused && slot) slot.querySelector("button").focus(); // keyboard users keep their place
@@ -530,14 +532,30 @@ class LiveView {
 
 // --- entry point (called by the loader on every mount and whenever the page's data changes) -----------------
 
+async function withSnapshot(data) { // light data (a rerun after the end): the snapshot from the API instead
+  const get = (path) => fetch(data.api + path, { credentials: "same-origin" });
+  const [snapshot, board] = await Promise.all([get("").then((r) => r.json()), get("/whiteboard.svg").then((r) => r.text())]);
+  const steps = (snapshot.steps || []).map((s) => ({ step: s.step, title: s.title, text: s.text,
+                                                     complete: Boolean(s.complete), check_failed: s.check_failed || [] }));
+  return { ...data, steps, board, status: snapshot.status || data.status, total_steps: snapshot.total_steps };
+}
+
 export function mount(component) {
   const { data, parentElement, setTriggerValue } = component;
+  if (!data.session) { // the Ask page before a question: only fetch the code, so the first answer shows at once
+    loadLibraries();
+    return undefined;
+  }
   let view = views.get(parentElement);
   const same = view && view.session === data.session && view.data.lang === data.lang && view.root?.isConnected;
   if (same && (view.abort || view.cursor === data.cursor)) {
     view.trigger = setTriggerValue; // the same explanation, still live or unchanged: keep it as it is
   } else {
     view?.close();
+    if (data.light) {
+      withSnapshot(data).then((full) => mount({ ...component, data: full }));
+      return () => views.get(parentElement)?.close();
+    }
     view = new LiveView(parentElement, data, setTriggerValue);
     views.set(parentElement, view);
   }
