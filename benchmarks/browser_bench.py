@@ -261,6 +261,9 @@ def first_text(context, server: StreamlitServer, tutor, lessons, results: Result
                 **common, by_length={f"{times}x": median([r["ws_bytes_per_text_char"] for r in rs])
                                      for times, rs in by_length.items()},
                 by_length_runs={f"{times}x": rs for times, rs in by_length.items()},
+                stream_only_by_length={f"{times}x": median([r["stream_bytes"] / r["text_chars"] for r in rs])
+                                       for times, rs in by_length.items()},
+                stream_only=median([r["stream_bytes"] / r["text_chars"] for r in runs]),
                 method="CDP Network events from the click on Ask to the script_finished of the rerun that draws "
                        "the rating form: encodedDataLength of the …/live stream + websocket frame payloads, / "
                        "characters of the answer's step contents")
