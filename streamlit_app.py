@@ -1,7 +1,7 @@
 """The tutor's web app: thin Streamlit pages over ``core``, and the API on the same port.
 
 ``streamlit run streamlit_app.py`` finds the ``st.App`` below and serves it with uvicorn: the pages (this same
-file, run by Streamlit for every session as ``__main__``) plus ``/api`` (REST + SSE) and ``/socket.io``.
+file, run by Streamlit for every session as ``__main__``) plus ``/api`` (REST + SSE), ``/socket.io`` and ``/tutor-static`` (the live explanation's JavaScript and CSS).
 
 Every page run: find the tutor (built once per process), verify who is signed in (session or login cookie),
 register only the pages that user may see, draw the sidebar, then run the page the URL asks for; an unexpected
@@ -26,5 +26,6 @@ else:  # imported by `streamlit run` (uvicorn) as the ASGI application
     import api
     from core import Settings
     from ui.app import get_tutor
+    from ui.live import static_route
 
-    app = st.App(__file__, routes=api.routes(get_tutor, Settings.load()))
+    app = st.App(__file__, routes=[*api.routes(get_tutor, Settings.load()), static_route()])

@@ -16,9 +16,9 @@ from swagger_ui_bundle import swagger_ui_path
 
 from core.errors import TutorError
 
-from . import errors, streams
+from . import errors, live, streams
 from .auth import caller, tutor_of
-from .events import Cursor, catch_up, sse
+from .events import Cursor, catch_up, resolve, sse
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -91,17 +91,20 @@ class Health(BaseModel):
     store: bool
 
 
+async def sse_messages(pairs, language: str):
+    """``(event, id)`` pairs as SSE messages; a failure after the 200 went out becomes an ``error`` event."""
+    try:
+        async for item, event_id in pairs:
+            yield sse(item, event_id)
+    except TutorError as error:  # after the 200 went out, a refusal can only be an event
+        yield sse(error.to_event(language))
+    except Exception:
+        log.exception("event stream failed")
+        yield sse(TutorError("error").to_event(language))
+
+
 def _event_stream(pairs, language: str) -> StreamingResponse:
-    async def body():
-        try:
-            async for item, event_id in pairs:
-                yield sse(item, event_id)
-        except TutorError as error:  # after the 200 went out, a refusal can only be an event
-            yield sse(error.to_event(language))
-        except Exception:
-            log.exception("event stream failed")
-            yield sse(TutorError("error").to_event(language))
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(sse_messages(pairs, language), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.post("/auth/token", response_model=Token, tags=["auth"])
@@ -147,6 +150,23 @@ async def events(session_id: str, request: Request, me=Depends(caller),
     hub = request.app.state.hub
     return _event_stream(streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter,
                                              publish=hub.publish), me.language)
+
+
+@router.get("/sessions/{session_id}/live", tags=["explanations"], responses={200: {"content": {"text/event-stream": {}}}})
+async def live_stream(session_id: str, request: Request, me=Depends(caller),
+                      last_event_id: str | None = Header(default=None, max_length=40),
+                      after: str = Query(max_length=40, description="the position token the client holds")):
+    """For the pages' explanation component: ``/events`` from ``after``, with whiteboard patches (``board``
+    events: a ``reset`` first, then ``append``/``replace``) instead of canvas commands; gzip per message."""
+    tutor = await tutor_of(request)
+    have = Cursor.parse(last_event_id or after)
+    snapshot = await run_in_threadpool(tutor.snapshot, me, str(session_id))
+    catch_up(snapshot, have)  # a token beyond this session's text is refused before the stream starts
+    hub = request.app.state.hub
+    pairs = streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter, publish=hub.publish)
+    board = live.BoardStream(str(session_id), live.drawn_before(snapshot, resolve(snapshot, have)))
+    messages = sse_messages(board.translated(pairs), me.language)
+    return live.response(sse(board.first), messages, request.headers.get("accept-encoding", ""))
 
 
 @router.post("/sessions/{session_id}/pause", response_model=Control, tags=["explanations"])

@@ -1,19 +1,21 @@
 """Ask a question and read the explanation step by step beside the whiteboard; pause, resume, rate, chat.
 
-The reading position lives in core's session store, never only here: every run first draws
-``tutor.snapshot(...)`` (what this reader has reached), then the Pause/Resume button, then — while the session is
-streaming — follows ``tutor.stream(...)`` and updates only the placeholder of the step that changed. A click on
-any button stops this loop at its next Streamlit call and reruns the page (docs/architecture.md, "Streaming in a
-page").
+The reading position lives in core's session store, never only here: every run draws ``tutor.snapshot(...)`` (what
+the session has reached) into the live explanation component (ui/live.py), which follows the session's stream in
+the browser and calls Pause/Resume on the API itself. The script reruns only when the component reports a rare
+event: the explanation completed (draw the rating form) or a step's chat was asked for (docs/architecture.md,
+"The live explanation").
 """
 from __future__ import annotations
+
+from functools import partial
 
 import streamlit as st
 
 from core import SessionStatus
 from core.errors import AIError, Forbidden, NotFound, TutorError
-from ui import app, examples, library
-from ui.render import ExplanationView, event_error_message, plain_markdown
+from ui import app, examples, library, live
+from ui.render import plain_markdown
 
 me = app.who()
 tutor = me.tutor
@@ -23,19 +25,16 @@ ss = st.session_state
 
 # --- button callbacks (they run before the page, right after the click) ----------------------------------------
 
-def _pause(session_id: str) -> None:
-    _safely(tutor.pause, identity, session_id)
-
-
-def _resume(session_id: str) -> None:
-    _safely(tutor.resume, identity, session_id)
-
-
 def _chat_on_step(session_id: str, step: int) -> None:
     _safely(tutor.pause, identity, session_id)  # come back to the same place after the chat
     chat = _safely(tutor.chats.create, identity, explanation_id=session_id, step=step)
     if chat:
         ss["open_chat"] = chat["id"]
+
+
+def _ended(session_id: str) -> None:
+    """The component reported the end: this rerun's component data can leave out what it already shows."""
+    ss["live_ended"] = (session_id, SessionStatus.COMPLETE)
 
 
 def _ask_example(text: str) -> None:
@@ -65,31 +64,6 @@ def _safely(action, *args, **kwargs):
 
 
 # --- the page ----------------------------------------------------------------------------------------------------
-
-class StepSlots:
-    """The placeholders of one step: its heading and its text (each updated on its own)."""
-
-    def __init__(self, parent, number: int, session_id: str):
-        box = parent.container(border=True, key=f"step_{number}")
-        self.head = box.empty()
-        self.body = box.empty()
-        self.check = box.empty()
-        box.button(me.t("chat_about_step"), key=f"chat_step_{number}", icon=":material/forum:", type="tertiary",
-                   on_click=_chat_on_step, args=(session_id, number))
-        self.drawn_head = None
-
-    def draw(self, view: ExplanationView, number: int) -> None:
-        step = view.step(number)
-        head = (step.title, step.complete, view.total_steps, view.duration)
-        if head != self.drawn_head:
-            self.drawn_head = head
-            mark = " :green[:material/check_circle:]" if step.complete else ""
-            self.head.markdown(f"##### {number}. {step.title_markdown}{mark}\n"
-                               f":gray-badge[{view.progress(number, me.lang)}]")
-        self.body.markdown(step.markdown)
-        if step.check_failed:
-            self.check.warning(step.check_markdown(me.lang), icon=":material/calculate:")
-
 
 def ask_form(session_id: str | None) -> str | None:
     """The question box; returns the id of a newly started explanation."""
@@ -183,6 +157,7 @@ def main() -> None:
     if not session_id:
         examples.show(me, on_pick=_ask_example)
         library.browser(me, on_pick=_ask_example)
+        live.preload()
         return
 
     try:
@@ -200,103 +175,22 @@ def main() -> None:
     question_actions(session_id)
     if st.query_params.get("session") != session_id:
         st.query_params["session"] = session_id
-    show_explanation(session_id, ExplanationView.from_snapshot(snapshot))
+    show_explanation(session_id, snapshot)
 
 
-def show_explanation(session_id: str, view: ExplanationView) -> None:
+def show_explanation(session_id: str, snapshot: dict) -> None:
+    """The question, the live explanation component (it streams by itself), then what follows a finished one."""
     st.subheader(plain_markdown(question_of(session_id)), anchor=False)
-    controls = st.empty()
-    notice = st.empty()
-    waiting = st.empty()
-    left, right = st.columns([3, 2], gap="large")
-    explanation = left.container(key="explanation")
-    after = left.container()
-    with right:
-        st.markdown(f"**{me.t('whiteboard')}**")
-        board = st.container(key="canvas").empty()
-        board_hint = st.empty()
-
-    slots: dict[int, StepSlots] = {}
-
-    def draw_step(number: int) -> None:
-        if number not in slots:
-            slots[number] = StepSlots(explanation, number, session_id)
-        slots[number].draw(view, number)
-
-    def draw_board() -> None:
-        board.markdown(view.board_svg(), unsafe_allow_html=True)
-        if view.commands:
-            board_hint.empty()
-        else:
-            board_hint.caption(me.t("whiteboard_empty"))
-
-    def finish(state: str) -> None:
-        """Draw what belongs to a session that is not streaming (any more)."""
-        waiting.empty()
-        if state == SessionStatus.PAUSED:
-            controls.button(me.t("resume"), key="resume", icon=":material/play_arrow:", type="primary",
-                            on_click=_resume, args=(session_id,))
-            notice.info(me.t("explanation_paused"), icon=":material/pause_circle:")
-        elif state == SessionStatus.COMPLETE:
-            controls.empty()
-            notice.success(me.t("completed"), icon=":material/check_circle:")
-            with after:
-                rating_form(session_id)
-        elif state == SessionStatus.FAILED:
-            controls.empty()
-            message = (event_error_message(view.error, me.lang) if view.error
-                       else TutorError("ai_failed").message_for(me.lang))
-            notice.error(message, icon=":material/error:")
-
-    for step in view.steps:
-        draw_step(step.step)
-    draw_board()
-    if view.status != SessionStatus.STREAMING:
-        finish(view.status)
-        return
-
-    status_box = None
-
-    def follow(item: dict) -> str | None:
-        """Show one event; returns how the stream ended when it did."""
-        nonlocal status_box
-        change = view.apply(item)
-        if change == "waiting":
-            if status_box is None:
-                status_box = waiting.status(view.waiting, state="running")
-            else:
-                status_box.update(label=view.waiting)
-        elif change == "start":
-            waiting.empty()
-            status_box = None
-        elif isinstance(change, tuple):
-            draw_step(change[1])
-        elif change == "canvas":
-            draw_board()
-        elif change in (SessionStatus.COMPLETE, SessionStatus.PAUSED, SessionStatus.FAILED):
-            return change
-        return None
-
-    controls.button(me.t("pause"), key="pause", icon=":material/pause:", on_click=_pause, args=(session_id,))
-    ended = None
-    try:
-        for item in tutor.stream(identity, session_id, reader=app.reader_for_this_run()):
-            ended = follow(item) or ended
-    except TutorError as error:
-        view.apply(error.to_event(me.lang))
-        ended = SessionStatus.FAILED
-    if ended is None:  # the stream ended without saying why: another tab took over, or the state moved on
-        view = ExplanationView.from_snapshot(tutor.snapshot(identity, session_id))
-        if view.status == SessionStatus.STREAMING:
-            waiting.empty()
-            controls.button(me.t("continue_here"), key="take_over", icon=":material/open_in_browser:")
-            notice.info(me.t("taken_over"), icon=":material/tab:")
-            return
-        for step in view.steps:  # moved on elsewhere (paused or finished in another tab): show where it is
-            draw_step(step.step)
-        draw_board()
-        ended = view.status
-    finish(ended)
+    light = ss.pop("live_ended", None) == (session_id, snapshot["status"])
+    shown = live.explanation(snapshot, me.lang, key="live", light=light,
+                             on_ended=partial(_ended, session_id))
+    chat = getattr(shown, "chat", None)  # a trigger: set on the one run the click caused
+    if chat and chat.get("step"):
+        _chat_on_step(session_id, int(chat["step"]))
+        if ss.get("open_chat"):
+            st.switch_page(app.PAGE_FILES["chat"], query_params={"chat": ss.pop("open_chat")})
+    if snapshot["status"] == SessionStatus.COMPLETE:
+        rating_form(session_id)
 
 
 main()

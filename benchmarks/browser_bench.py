@@ -3,10 +3,13 @@
 * ``browser_first_text_ms`` — click Ask → the first words of step 1 are in the page and a frame has been drawn
   (``requestAnimationFrame`` after the ``MutationObserver`` saw them), timed in the page with
   ``performance.now()``; median over runs, each a fresh tab asking a different library lesson.
-* ``ws_bytes_per_text_char`` — in the same runs: payload bytes of the websocket frames the browser received
-  (``page.on("websocket")`` → ``framereceived``; payloads as delivered to the page, i.e. after
-  permessage-deflate is undone) from the click to the ``script_finished`` that ends the explanation's run,
-  divided by the explanation's text length (the lesson's step contents); median over runs.
+* ``ws_bytes_per_text_char`` — in the same runs: bytes the tab received for the explanation, as Chromium counts
+  them through CDP's Network domain: the live stream's response bytes on the wire (``Network.dataReceived``
+  ``encodedDataLength`` of ``…/live?`` requests: gzip, chunked framing) plus the payloads of the Streamlit
+  websocket's frames (``Network.webSocketFrameReceived``; CDP gives them after permessage-deflate is undone, so
+  this errs high), from the click on Ask to the ``script_finished`` of the rerun that draws the rating form,
+  divided by the explanation's text length; median over runs. ``by_length`` repeats it for answers 1×, 4× and
+  16× as long (a lesson's first step, stored as a library answer of 1, 2 and 8 steps of 1 or 2 copies).
 * ``browser_pause_text_after_chars`` — while an explanation streams (after 250 visible characters), click Pause;
   characters of the explanation's visible text (``innerText``) 1 s after the Resume button appeared, minus those
   at the click (read in the click handler); median over runs.
@@ -18,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from core.testing.probes import chunk_text, formula_spans, load_lessons
+import base64
+
+from core.testing.probes import chunk_text, formula_spans, load_lessons, prepare, validate_answer
 
 from .common import CHROMIUM, Backend, Results, StreamlitServer, make_users, median
 
@@ -29,8 +34,12 @@ PAUSE_AFTER_CHARS = 250
 SETTLE_AFTER_PAUSE_S = 1.0
 
 
+LENGTHS = {1: (1, 1), 4: (2, 2), 16: (8, 2)}  # × text length → (steps, copies of the unit text per step)
+
+
 def parameters(quick: bool) -> dict:
-    return {"first_text_runs": 1 if quick else 5, "pause_runs": 1 if quick else 3, "warmup_asks": 1}
+    return {"first_text_runs": 1 if quick else 5, "pause_runs": 1 if quick else 3, "warmup_asks": 1,
+            "length_runs": 1 if quick else 2}
 
 
 def key(name: str) -> str:
@@ -113,9 +122,40 @@ def run(backend: Backend, server: StreamlitServer, tutor, browser, results: Resu
         context.close()
 
 
+class WireBytes:
+    """Bytes the tab receives, as Chromium counts them (CDP): the live stream on the wire + websocket payloads."""
+
+    def __init__(self, context, page):
+        self.ws = self.stream = 0
+        self.live: set[str] = set()
+        cdp = context.new_cdp_session(page)
+        cdp.on("Network.requestWillBeSent", self._request)
+        cdp.on("Network.dataReceived", self._data)
+        cdp.on("Network.webSocketFrameReceived", self._frame)
+        cdp.send("Network.enable")
+
+    def _request(self, event) -> None:
+        if "/live?" in event["request"]["url"]:
+            self.live.add(event["requestId"])
+
+    def _data(self, event) -> None:
+        if event["requestId"] in self.live:
+            self.stream += event.get("encodedDataLength") or 0
+
+    def _frame(self, event) -> None:
+        response = event["response"]
+        data = response.get("payloadData", "")
+        self.ws += len(base64.b64decode(data)) if response.get("opcode") == 2 else len(data.encode())
+
+    @property
+    def total(self) -> int:
+        return self.ws + self.stream
+
+
 def _open(context, url: str):
     page = context.new_page()
     frames: list[bytes] = []
+    wire = WireBytes(context, page)
 
     def websocket(ws) -> None:
         if ws.url.endswith("/_stcore/stream"):
@@ -125,12 +165,12 @@ def _open(context, url: str):
     page.on("websocket", websocket)
     page.goto(url + "/")
     page.locator(key("question") + " textarea").wait_for()
-    return page, frames
+    return page, frames, wire
 
 
 def _warm_up(context, url: str, tutor, identity, lesson) -> None:
     """The first page load and ask of the server (builds the tutor, imports the pages); stopped at the first text."""
-    page, _ = _open(context, url)
+    page, _, _ = _open(context, url)
     try:
         page.locator(key("question") + " textarea").fill(lesson.question.text)
         page.locator(key("ask") + " button").click()
@@ -144,12 +184,13 @@ def _warm_up(context, url: str, tutor, identity, lesson) -> None:
 
 def _first_text(context, url: str, lesson, chunk_size: int) -> dict:
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-    page, frames = _open(context, url)
+    page, frames, wire = _open(context, url)
     try:
         needle = first_words(lesson.answer.steps[0].content, chunk_size)
         page.evaluate(_INSTRUMENT_FIRST_TEXT, needle)
         page.locator(key("question") + " textarea").fill(lesson.question.text)
         mark = len(frames)
+        wire_mark = (wire.ws, wire.stream)
         page.locator(key("ask") + " button").click()
         page.wait_for_function("() => window.__bench.frame !== null")
         page.locator(key("rate_submit") + " button").wait_for()
@@ -165,20 +206,51 @@ def _first_text(context, url: str, lesson, chunk_size: int) -> dict:
                 time.sleep(0.05)
         if finished is None:
             raise RuntimeError("no script_finished after the explanation")
+        page.wait_for_timeout(200)  # the last frames' CDP events
         bench = page.evaluate("() => window.__bench")
         text_chars = sum(len(step.content) for step in lesson.answer.steps)
-        ws_bytes = sum(len(frame) for frame in frames[mark:finished + 1])
+        ws_bytes, stream_bytes = wire.ws - wire_mark[0], wire.stream - wire_mark[1]
         return {"lesson": lesson.name, "needle": needle, "first_text_ms": round(bench["frame"] - bench["click"], 1),
                 "first_text_dom_ms": round(bench["dom"] - bench["click"], 1), "ws_bytes": ws_bytes,
-                "ws_frames": finished + 1 - mark, "text_chars": text_chars,
-                "ws_bytes_per_text_char": round(ws_bytes / text_chars, 2)}
+                "stream_bytes": stream_bytes, "ws_frames": finished + 1 - mark, "text_chars": text_chars,
+                "ws_bytes_per_text_char": round((ws_bytes + stream_bytes) / text_chars, 2)}
     finally:
         page.close()
+
+
+def scaled_lessons(tutor, lesson, runs: int) -> dict[int, list]:
+    """Library answers 1×, 4× and 16× as long as ``lesson``'s first step, stored under new questions."""
+    unit = lesson.answer.steps[0]
+    out: dict[int, list] = {}
+    for times, (steps, copies) in LENGTHS.items():
+        out[times] = []
+        for run in range(runs):
+            raw = {"total_duration": 60 * times, "steps": [
+                {"title": f"{unit.title} ({n + 1})", "type": unit.type, "content": "\n\n".join([unit.content] * copies),
+                 "canvas_commands": list(unit.canvas_commands)} for n in range(steps)]}
+            answer, _ = validate_answer(raw)
+            question = f"{lesson.question.text.rstrip('?')} — banco {times}x {run} {time.monotonic_ns()}?"
+            tutor.cache.store(prepare(question, language="es", limit=1000), answer, model="bench",
+                              prompt_version="bench", source="library")
+            out[times].append(_Scaled(question, answer, lesson.name))
+    return out
+
+
+class _Scaled:
+    """A stored answer as the runs read a lesson: ``.question.text``, ``.answer.steps``, ``.name``."""
+
+    def __init__(self, text: str, answer, name: str):
+        self.question = type("Q", (), {"text": text})()
+        self.answer, self.name = answer, f"{name} (scaled)"
 
 
 def first_text(context, server: StreamlitServer, tutor, lessons, results: Results, p: dict) -> None:
     runs = [_first_text(context, server.url, lessons[i], tutor.settings.chunk_size)
             for i in range(p["first_text_runs"])]
+    with_board = next(l for l in lessons if l.answer.steps[0].canvas_commands)
+    by_length = {times: [_first_text(context, server.url, scaled, tutor.settings.chunk_size)
+                         for scaled in stored]
+                 for times, stored in scaled_lessons(tutor, with_board, p["length_runs"]).items()}
     common = dict(n=len(runs), runs=runs, chromium=Path(CHROMIUM).name, viewport="1400x900",
                   chunk_size=tutor.settings.chunk_size, chunk_delay_ms=tutor.settings.chunk_delay_ms,
                   warmup_asks=p["warmup_asks"], statistic="median over runs (fresh tab each, a different lesson)")
@@ -186,15 +258,22 @@ def first_text(context, server: StreamlitServer, tutor, lessons, results: Result
                 method="performance.now() at the click on Ask (capture listener) → the next animation frame after "
                        "a MutationObserver saw the first words of step 1 in .st-key-explanation")
     results.put("ws_bytes_per_text_char", median([r["ws_bytes_per_text_char"] for r in runs]), "bytes/char",
-                **common, method="sum of framereceived payload sizes on /_stcore/stream from the click on Ask to "
-                                 "the run's script_finished, / characters of the lesson's step contents")
+                **common, by_length={f"{times}x": median([r["ws_bytes_per_text_char"] for r in rs])
+                                     for times, rs in by_length.items()},
+                by_length_runs={f"{times}x": rs for times, rs in by_length.items()},
+                stream_only_by_length={f"{times}x": median([r["stream_bytes"] / r["text_chars"] for r in rs])
+                                       for times, rs in by_length.items()},
+                stream_only=median([r["stream_bytes"] / r["text_chars"] for r in runs]),
+                method="CDP Network events from the click on Ask to the script_finished of the rerun that draws "
+                       "the rating form: encodedDataLength of the …/live stream + websocket frame payloads, / "
+                       "characters of the answer's step contents")
 
 
 def pause_text_after(context, server: StreamlitServer, lessons, results: Results, p: dict) -> None:
     runs = []
     for i in range(p["pause_runs"]):
         lesson = lessons[(p["first_text_runs"] + i) % len(lessons)]
-        page, _ = _open(context, server.url)
+        page, _, _ = _open(context, server.url)
         try:
             page.evaluate(_INSTRUMENT_PAUSE)
             page.locator(key("question") + " textarea").fill(lesson.question.text)

@@ -5,6 +5,7 @@ browser); here the streaming states are set up through the facade and the pages 
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -85,6 +86,16 @@ def errors(at: AppTest) -> list[str]:
 
 def cookie_scripts(at: AppTest) -> list[str]:
     return [h.value for h in at.get("html") if "document.cookie" in h.value]
+
+
+def live_view(at: AppTest) -> dict:
+    """The data the Ask page hands the live explanation component (what the browser draws first)."""
+    return json.loads(at.get_by_key("live").proto.json)
+
+
+def read_like_the_browser(tutor, me, session_id: str) -> list[dict]:
+    """What the component's stream does in a browser (AppTest runs no JavaScript): follow the session to its end."""
+    return list(tutor.stream(me, session_id))
 
 
 def stream_some(tutor, me, session_id: str, chunks: int, *, pause: bool) -> None:
@@ -274,23 +285,37 @@ def test_a_teacher_sees_classes_and_join_codes(tutor):
 
 # --- the explanation page -----------------------------------------------------------------------------------------
 
-def test_asking_a_library_question_shows_every_step_and_the_board(tutor):
+def test_asking_a_library_question_mounts_the_live_view_then_the_rating_form(tutor):
     at = signed_in()
     at.text_area(key="question").input(LESSON_ES.question.text)
     at.button(key="ask").click().run()
     assert not at.exception and not errors(at)
     session_id = at.query_params["session"]
     me = identity(tutor, "ana@example.org")
-    assert tutor.snapshot(me, session_id)["status"] == "complete"
-    shown = markdown_in(at, "explanation")
-    for number, step in enumerate(LESSON_ES.answer.steps, start=1):
-        assert step.content in shown
-        assert any(m.startswith(f"##### {number}. {step.title}") and f"Paso {number} de 4" in m for m in shown)
-    [svg] = markdown_in(at, "canvas")
-    assert svg.startswith("<svg") and "<script" not in svg
-    assert "pause" not in keys(at) and "resume" not in keys(at)
-    assert {f"chat_step_{n}" for n in range(1, 5)} <= keys(at)
-    assert at.success[0].value == "Explicación completa."
+    data = live_view(at)
+    assert data["session"] == session_id and data["status"] == "streaming" and data["cursor"] == "0:0:0"
+    assert data["api"] == f"/api/v1/sessions/{session_id}" and data["lang"] == "es"
+    assert data["module"].startswith("/tutor-static/explanation.js?v=")
+    assert data["texts"]["pause"] == "Pausa" and data["texts"]["step_of"] == "Paso {step} de {total}"
+    assert "rate_submit" not in keys(at)  # nothing to rate before the end
+
+    read_like_the_browser(tutor, me, session_id)
+    at.run()  # the component's `ended` trigger reruns the page
+    data = live_view(at)
+    assert data["status"] == "complete" and data["total_steps"] == len(LESSON_ES.answer.steps)
+    assert [s["text"] for s in data["steps"]] == [s.content for s in LESSON_ES.answer.steps]
+    assert [s["title"] for s in data["steps"]] == [s.title for s in LESSON_ES.answer.steps]
+    assert data["board"].startswith("<svg") and "<script" not in data["board"]
+    assert data["duration"] == "~4 min" and data["error"] is None
+    assert "rate_submit" in keys(at)
+
+
+def test_the_live_view_speaks_english_to_an_english_user(tutor):
+    at = signed_in("bob@example.org")
+    at.text_area(key="question").input(LESSON_EN.question.text)
+    at.button(key="ask").click().run()
+    data = live_view(at)
+    assert data["lang"] == "en" and data["texts"]["resume"] == "Resume" and data["texts"]["step_n"] == "Step {step}"
 
 
 def test_the_rating_is_saved(tutor):
@@ -298,6 +323,8 @@ def test_the_rating_is_saved(tutor):
     at.text_area(key="question").input(LESSON_ES.question.text)
     at.button(key="ask").click().run()
     session_id = at.query_params["session"]
+    read_like_the_browser(tutor, identity(tutor, "ana@example.org"), session_id)
+    at.run()
     at.button(key="rate_submit").click().run()
     assert [w.value for w in at.warning] == ["Elige 👍 o 👎 antes de enviar."]
     at.feedback[0].set_value(1)
@@ -308,7 +335,7 @@ def test_the_rating_is_saved(tutor):
     assert any(s.value == "¡Gracias por tu valoración!" for s in at.success)
 
 
-def test_a_paused_session_shows_what_was_reached_and_resumes_to_the_end(tutor):
+def test_a_paused_session_shows_what_was_reached(tutor):
     me = identity(tutor, "ana@example.org")
     state = tutor.ask(me, LESSON_ES.question.text)
     stream_some(tutor, me, state["id"], 3, pause=True)
@@ -317,20 +344,16 @@ def test_a_paused_session_shows_what_was_reached_and_resumes_to_the_end(tutor):
     at = signed_in()
     at.query_params["session"] = state["id"]
     at.run()
-    assert "resume" in keys(at) and "pause" not in keys(at)
-    shown = markdown_in(at, "explanation")
-    for step in snapshot["steps"]:
-        assert step["text"].strip() in shown  # st.markdown strips the trailing space
-    assert LESSON_ES.answer.steps[-1].content not in shown
-    assert at.info[0].value == "Explicación en pausa."
+    data = live_view(at)
+    assert data["status"] == "paused"
+    assert [s["text"] for s in data["steps"]] == [s["text"] for s in snapshot["steps"]]
+    position = sum(len(s["text"]) for s in snapshot["steps"])
+    assert data["cursor"].split(":")[1] == str(position) == str(snapshot["position"])
     assert tutor.snapshot(me, state["id"])["position"] == snapshot["position"]  # a rerun moves nothing
-    at.button(key="resume").click().run()
-    assert tutor.snapshot(me, state["id"])["status"] == "complete"
-    shown = markdown_in(at, "explanation")
-    assert all(step.content in shown for step in LESSON_ES.answer.steps)
+    assert "rate_submit" not in keys(at)
 
 
-def test_reopening_a_session_mid_stream_continues_from_the_saved_position(tutor):
+def test_reopening_a_session_mid_stream_hands_the_view_the_saved_position(tutor):
     me = identity(tutor, "ana@example.org")
     state = tutor.ask(me, LESSON_ES.question.text)
     stream_some(tutor, me, state["id"], 2, pause=False)  # a tab closed mid-stream
@@ -338,8 +361,12 @@ def test_reopening_a_session_mid_stream_continues_from_the_saved_position(tutor)
     at.query_params["session"] = state["id"]
     at.run()
     snapshot = tutor.snapshot(me, state["id"])
-    assert snapshot["status"] == "complete"
-    assert [s["text"] for s in snapshot["steps"]] == [s.content for s in LESSON_ES.answer.steps]
+    data = live_view(at)
+    assert data["status"] == "streaming" == snapshot["status"]
+    assert [s["text"] for s in data["steps"]] == [s["text"] for s in snapshot["steps"]]
+    read_like_the_browser(tutor, me, state["id"])  # the browser's stream goes on from there
+    done = tutor.snapshot(me, state["id"])
+    assert [s["text"] for s in done["steps"]] == [s.content for s in LESSON_ES.answer.steps]
 
 
 @pytest.mark.parametrize("question, message", [
@@ -416,7 +443,7 @@ def test_someone_elses_session_is_refused(tutor):
     assert errors(at) == ["No tienes permiso para hacer esto."]
     assert "session" not in at.query_params
     with pytest.raises(KeyError):
-        at.get_by_key("explanation")
+        at.get_by_key("live")
 
 
 def test_a_generation_failure_shows_the_error(tutor, ai_settings, fake_ai):
@@ -425,8 +452,12 @@ def test_a_generation_failure_shows_the_error(tutor, ai_settings, fake_ai):
     at.text_area(key="question").input("¿Qué es un número primo?")
     at.button(key="ask").click().run(timeout=60)
     assert not at.exception
-    assert any("no ha podido generar" in e.value for e in at.error)
-    assert "pause" not in keys(at)
+    me = identity(tutor, "ana@example.org")
+    events = read_like_the_browser(tutor, me, at.query_params["session"])
+    assert events[-1]["event"] == "error"
+    at.run()
+    data = live_view(at)
+    assert data["status"] == "error" and "no ha podido generar" in data["error"]
 
 
 def test_a_generated_answer_streams_in(tutor, ai_settings):
@@ -435,11 +466,12 @@ def test_a_generated_answer_streams_in(tutor, ai_settings):
     at.button(key="ask").click().run(timeout=60)
     assert not at.exception and not errors(at)
     me = identity(tutor, "ana@example.org")
-    snapshot = tutor.snapshot(me, at.query_params["session"])
+    session_id = at.query_params["session"]
+    read_like_the_browser(tutor, me, session_id)
+    at.run()
+    snapshot = tutor.snapshot(me, session_id)
     assert snapshot["status"] == "complete" and snapshot["total_steps"] >= 1
-    shown = markdown_in(at, "explanation")
-    assert all(step["text"].strip() in shown for step in snapshot["steps"])
-    assert not at.status  # the waiting phrases are gone once the first step starts
+    assert [s["text"] for s in live_view(at)["steps"]] == [s["text"] for s in snapshot["steps"]]
 
 
 def test_a_claim_that_fails_the_maths_check_is_flagged_at_its_step(tutor, ai_settings, fake_ai):
@@ -451,22 +483,12 @@ def test_a_claim_that_fails_the_maths_check_is_flagged_at_its_step(tutor, ai_set
     at.text_area(key="question").input("¿Cuánto es doce por cuatro?")
     at.button(key="ask").click().run(timeout=120)
     assert not at.exception and not errors(at)
-    (warning,) = at.get_by_key("step_2").warning
-    assert "no se cumple" in warning.value and r"$12 \cdot 4 = 46$" in warning.value
-    assert not at.get_by_key("step_1").warning
-
-
-def test_chat_on_a_step_opens_the_chat_page(tutor, ai_settings):
-    at = signed_in()
-    at.text_area(key="question").input(LESSON_ES.question.text)
-    at.button(key="ask").click().run()
-    at.button(key="chat_step_2").click().run()
-    assert not at.exception
-    chat_id = at.query_params["chat"]
-    me = identity(tutor, "ana@example.org")
-    [row] = [r for r in tutor.history.sessions(me) if r["kind"] == "chat"]
-    assert row["id"] == chat_id and row["title"].endswith("· 2")
-    assert at.chat_input(key="chat_input")
+    events = read_like_the_browser(tutor, identity(tutor, "ana@example.org"), at.query_params["session"])
+    assert any(e["event"] == "step_check" for e in events)  # the browser shows it as it comes
+    at.run()
+    first, second = live_view(at)["steps"]
+    assert second["check_failed"] == [r"12 \cdot 4 = 46"] and first["check_failed"] == []
+    assert "no se cumple" in live_view(at)["texts"]["step_check_failed"]
 
 
 # --- chat ---------------------------------------------------------------------------------------------------------
@@ -533,7 +555,7 @@ def test_history_lists_searches_opens_and_deletes(tutor):
 
     at.button(key=f"open_{second['id']}").click().run()
     assert at.query_params["session"] == second["id"]
-    assert "resume" in keys(at)  # reopened where it stopped
+    assert live_view(at)["status"] == "paused"  # reopened where it stopped
 
 
 def test_history_is_empty_for_a_new_user(tutor):

@@ -321,7 +321,7 @@ def test_waiting_phrases_then_the_generated_steps(server, context):
     waiting = page.get_by_text(re.compile("|".join(re.escape(p) for p in WAITING_PHRASES["es"])))
     waiting.first.wait_for()
     page.locator(key("step_1")).wait_for(timeout=60_000)
-    waiting.first.wait_for(state="detached")
+    waiting.first.wait_for(state="hidden")  # the live view hides its waiting line once text flows
     page.locator(key("rate_submit") + " button").wait_for(timeout=60_000)
     me = identity(tutor, "eve@example.org")
     done = tutor.snapshot(me, session_id)

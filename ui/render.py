@@ -7,8 +7,8 @@ Safety contract (the pages rely on it):
 
 * ``step_markdown`` / ``message_markdown`` / ``plain_markdown`` return Markdown for ``st.markdown`` *without*
   ``unsafe_allow_html`` — Streamlit escapes any HTML in it, so the student's and the model's text stays inert;
-* ``ExplanationView.board_svg`` is the only markup meant for ``unsafe_allow_html=True``, and it comes from
-  ``core.render_svg``, which escapes every text and attribute.
+* ``ExplanationView.board_svg`` comes from ``core.render_svg``, which escapes every text and attribute; the live
+  component (ui/live.py) parses it as SVG (DOMParser), never as HTML.
 """
 from __future__ import annotations
 

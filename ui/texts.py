@@ -92,6 +92,13 @@ TEXTS: dict[str, dict[str, str | dict[str, str]]] = {
     "taken_over": {"es": "Esta explicación sigue en otra pestaña.", "en": "This explanation is continuing in another tab."},
     "continue_here": {"es": "Seguir aquí", "en": "Continue here"},
     "chat_about_step": {"es": "Preguntar sobre este paso", "en": "Ask about this step"},
+    # --- the live explanation component (ui/live.py, ui/static/explanation.js) ---
+    "live_connecting": {"es": "Conectando…", "en": "Connecting…"},
+    "live_reconnecting": {"es": "Se ha perdido la conexión; reconectando…", "en": "Connection lost; reconnecting…"},
+    "live_new_drawing": {"es": "Nuevo dibujo en la pizarra", "en": "New drawing on the whiteboard"},
+    "live_failed": {"es": "No se ha podido seguir la explicación. Recarga la página para intentarlo de nuevo.",
+                    "en": "The explanation could not be followed. Reload the page to try again."},
+    "live_total_time": {"es": "Duración estimada: {time}", "en": "Estimated time: {time}"},
     "rate_title": {"es": "¿Te ha ayudado esta explicación?", "en": "Did this explanation help you?"},
     "rate_helpful": {"es": "Me ha ayudado", "en": "Helpful"},
     "rate_not_helpful": {"es": "No me ha ayudado", "en": "Not helpful"},

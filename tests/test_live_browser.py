@@ -1,0 +1,215 @@
+"""The live explanation component in Chromium: the stream, the whiteboard patches, maths, hostile content,
+keyboard use, a phone-sized screen, a network drop. The server and helpers are tests/test_browser.py's."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+
+from test_browser import (LESSONS, ask, browser, context, dialogs, identity, key, server, session_of,  # noqa: F401
+                          sign_in)
+
+from core.content.answers import validate_answer
+from core.content.questions import prepare
+
+HOSTILE_QUESTION = "¿Qué hace el texto hostil de la prueba?"
+HOSTILE_STEP = ("Texto <img src=x onerror=alert(1)> y <script>alert(2)</script> y "
+                "[clic](javascript:alert(3)) y [bien](https://example.org) y "
+                "![foto](https://example.org/x.png) y una regla $\\rule{200em}{200em}$ y "
+                "$\\htmlStyle{position:fixed;top:0}{y}$ y $\\href{javascript:alert(4)}{z}$ fin.")
+LESSON_ES = [l for l in LESSONS if l.question.language == "es"
+             and sum(len(s.canvas_commands) for s in l.answer.steps) >= 3
+             and any("$" in s.content for s in l.answer.steps)]
+
+NORMALISED_SVG = """
+markup => {
+  const norm = (n) => n.nodeType === 3 ? (n.data.trim() ? JSON.stringify(n.data.trim()) : "")
+    : n.nodeType === 1 ? `<${n.localName} ${[...n.attributes].map(a => a.name + "=" + a.value).sort().join(" ")}>`
+      + [...n.childNodes].map(norm).join("") + "</>" : "";
+  const fetched = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
+  return [norm(document.querySelector(".st-key-canvas svg")), norm(fetched)];
+}
+"""
+
+
+def text_of(page) -> str:
+    return page.locator(key("explanation")).inner_text()
+
+
+def wait_for_text(page, chars: int) -> None:
+    page.wait_for_function(f"s => (document.querySelector(s)?.innerText || '').length > {chars}",
+                           arg=key("explanation"))
+
+
+def unchanged_for(page, seconds: float) -> bool:
+    """Polls the visible text for ``seconds``: True when it never changed."""
+    first = text_of(page)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if text_of(page) != first:
+            return False
+        page.wait_for_timeout(100)
+    return True
+
+
+def fetch_text(page, path: str) -> str:
+    return page.evaluate("url => fetch(url, {credentials: 'same-origin'}).then(r => r.text())", path)
+
+
+def test_the_stream_draws_the_board_patch_by_patch_equal_to_the_whiteboard_svg(server, context, dialogs):
+    base, tutor = server
+    lesson = LESSON_ES[0]
+    page = context.new_page()
+    sign_in(page, base, "ana@example.org")
+    ask(page, lesson.question.text)
+    session_id = session_of(page)
+    page.locator(key("pause") + " button").wait_for()
+    assert page.locator(key("resume")).count() == 0  # never both
+    page.locator(key("rate_submit") + " button").wait_for()
+    shown = text_of(page)
+    assert page.locator(key("explanation") + " .katex").count() > 0
+    assert "$" not in shown and "\\(" not in shown and "\\frac" not in shown
+    for step in lesson.answer.steps:
+        assert step.title in shown
+    badges = page.locator(".tutor-badge").all_inner_texts()
+    n = len(lesson.answer.steps)
+    assert badges == [f"Paso {i} de {n}" for i in range(1, n + 1)]
+    assert page.locator(key("pause")).count() == 0 and page.locator(key("resume")).count() == 0
+    live, stored = page.evaluate(NORMALISED_SVG, fetch_text(page, f"/api/v1/sessions/{session_id}/whiteboard.svg"))
+    same_clip = re.compile(r"cv-[0-9a-f]{10}")  # each board names its clip path; the drawing is what counts
+    assert same_clip.sub("cv-", live) == same_clip.sub("cv-", stored) and "<path" in live
+    me = identity(tutor, "ana@example.org")
+    assert [s["text"] for s in tutor.snapshot(me, session_id)["steps"]] == [s.content for s in lesson.answer.steps]
+    assert dialogs == []
+
+
+def test_pause_holds_the_text_and_keyboard_alone_pauses_and_resumes(server, context):
+    base, tutor = server
+    lesson = LESSON_ES[1]
+    page = context.new_page()
+    sign_in(page, base, "eve@example.org")
+    ask(page, lesson.question.text)
+    session_id = session_of(page)
+    pause = page.locator(key("pause") + " button")
+    pause.wait_for()
+    wait_for_text(page, 120)
+    pause.focus()  # then only the keyboard
+    assert page.evaluate("() => document.activeElement.closest('.st-key-pause') !== null")
+    page.keyboard.press("Enter")
+    page.locator(key("resume") + " button").wait_for()
+    assert page.locator(key("pause")).count() == 0
+    assert page.evaluate("() => document.activeElement.closest('.st-key-resume') !== null")  # focus kept
+    assert unchanged_for(page, 1.0)
+    me = identity(tutor, "eve@example.org")
+    paused = tutor.snapshot(me, session_id)
+    assert paused["status"] == "paused"
+    shown = re.sub(r"\s+", "", text_of(page))
+    for step in paused["steps"]:  # what is shown is what was saved: the last words reached are on the page
+        tail = re.sub(r"\s+", "", step["text"])[-6:]
+        assert not tail or re.search(r"[$\\*_`]", tail) or tail in shown
+    page.keyboard.press(" ")
+    page.locator(key("pause") + " button").wait_for()
+    page.locator(key("rate_submit") + " button").wait_for()
+    done = tutor.snapshot(me, session_id)
+    assert [s["text"] for s in done["steps"]] == [s.content for s in lesson.answer.steps]
+
+
+def test_hostile_step_text_and_board_stay_inert(server, context, dialogs):
+    base, tutor = server
+    answer, _ = validate_answer({"steps": [{"title": "Paso con texto hostil", "type": "text",
+                                            "content": "Texto normal.", "canvas_commands": [
+                                                {"op": "axes", "x_min": -5, "x_max": 5, "y_min": -5, "y_max": 5},
+                                                {"op": "text", "x": 0, "y": 0, "text": "<svg onload=alert(5)>"}]}],
+                                 "total_duration": 20})
+    # core refuses this text (tests/test_content_safety.py); stored behind its back, the page must still hold
+    hostile = dataclasses.replace(answer, steps=[dataclasses.replace(answer.steps[0], content=HOSTILE_STEP)])
+    tutor.cache.store(prepare(HOSTILE_QUESTION, language="es", limit=1000), hostile, model="test",
+                      prompt_version="test", source="library")
+    page = context.new_page()
+    sign_in(page, base, "ana@example.org")
+    ask(page, HOSTILE_QUESTION)
+    page.locator(key("rate_submit") + " button").wait_for()
+    text = page.locator(key("explanation"))
+    assert "<img src=x onerror=alert(1)>" in text.inner_text()  # shown as text
+    assert page.locator("img[src='x'], .st-key-explanation script, .st-key-explanation img").count() == 0
+    assert page.locator(".st-key-explanation a[href^='javascript'], .st-key-explanation [style*='fixed']").count() == 0
+    assert page.locator(".st-key-explanation a[href='https://example.org']").count() == 1
+    box = text.bounding_box()
+    rules = page.evaluate("() => [...document.querySelectorAll('.st-key-explanation .tutor-math')]"
+                          ".map(e => e.getBoundingClientRect()).map(r => [r.width, r.height])")
+    assert rules and all(w <= box["width"] + 1 and h < 400 for w, h in rules)
+    assert page.locator(key("canvas") + " svg text", has_text="<svg onload=alert(5)>").count() == 1
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+
+def test_on_a_phone_the_board_stays_in_view_while_the_text_streams(server, browser):  # noqa: F811
+    base, tutor = server
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="es-ES", has_touch=True)
+    phone.set_default_timeout(60_000)
+    try:
+        page = phone.new_page()
+        sign_in(page, base, "eve@example.org")
+        ask(page, LESSON_ES[2].question.text)
+        page.locator(key("pause") + " button").wait_for()
+        wait_for_text(page, 600)
+        page.locator(key("explanation") + " .tutor-step").last.scroll_into_view_if_needed()
+        board = page.locator(key("canvas")).bounding_box()
+        assert board and board["y"] >= 0 and board["y"] + board["height"] <= 844 and board["width"] >= 300
+        assert page.locator(key("canvas") + " svg").count() == 1
+    finally:
+        phone.close()
+
+
+def test_a_dropped_stream_reconnects_from_the_cursor(server, context):
+    base, tutor = server
+    lesson = LESSON_ES[3]
+    page = context.new_page()
+    sign_in(page, base, "ana@example.org")
+    ask(page, lesson.question.text)
+    session_id = session_of(page)
+    wait_for_text(page, 150)
+    page.locator(key("pause") + " button").click()
+    page.locator(key("resume") + " button").wait_for()
+    dropped = []
+
+    def drop_once(route):
+        if dropped:
+            return route.continue_()
+        dropped.append(route.request.url)
+        return route.abort("connectionreset")
+
+    page.route("**/live?*", drop_once)
+    page.locator(key("resume") + " button").click()
+    page.get_by_text("Se ha perdido la conexión; reconectando…").wait_for()
+    page.locator(key("rate_submit") + " button").wait_for()
+    assert len(dropped) == 1 and "after=" in dropped[0] and "after=0%3A0%3A0" not in dropped[0]
+    shown = text_of(page)
+    for step in lesson.answer.steps:
+        assert shown.count(step.title) == 1  # nothing twice after the catch-up
+    me = identity(tutor, "ana@example.org")
+    assert [s["text"] for s in tutor.snapshot(me, session_id)["steps"]] == [s.content for s in lesson.answer.steps]
+
+
+def test_the_static_files_are_javascript_with_long_cache_and_a_version(server, context):
+    base, _ = server
+    page = context.new_page()
+    page.goto(base + "/")
+    src = page.evaluate("() => fetch('/tutor-static/explanation.js?v=1').then(r => [r.status, "
+                        "r.headers.get('content-type'), r.headers.get('cache-control')])")
+    assert src[0] == 200 and "javascript" in src[1] and "immutable" in src[2]
+    assert page.evaluate("() => fetch('/tutor-static/nothing.js').then(r => r.status)") == 404
+
+
+def test_asking_about_a_step_opens_the_chat_on_that_step(server, context):
+    base, tutor = server
+    lesson = LESSON_ES[4]
+    page = context.new_page()
+    sign_in(page, base, "eve@example.org")
+    ask(page, lesson.question.text)
+    page.locator(key("chat_step_2") + " button").click()
+    page.wait_for_url(re.compile(r"[?&]chat="))
+    page.locator(key("chat_input") + " textarea").wait_for()
+    me = identity(tutor, "eve@example.org")
+    chats = [r for r in tutor.history.sessions(me) if r["kind"] == "chat"]
+    assert any(r["title"].endswith("· 2") for r in chats)
