@@ -12,8 +12,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import (AIError, AuthError, Conflict, Forbidden, InsufficientCredits, InvalidInput, NotFound,
-                         RateLimited, SettingsError, StoreError, TutorError)
+from core.errors import (
+    AIError,
+    AuthError,
+    Conflict,
+    Forbidden,
+    InsufficientCredits,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    SettingsError,
+    StoreError,
+    TutorError,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,11 @@
 """
 from __future__ import annotations
 
+import base64
 import re
 import time
 from pathlib import Path
 from typing import Callable
-
-import base64
 
 from core.testing.probes import chunk_text, formula_spans, load_lessons, prepare, validate_answer
 

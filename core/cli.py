@@ -21,7 +21,6 @@ from . import ROLES
 from .errors import TutorError
 from .tutor import Tutor, create_tutor
 
-
 OPERATOR_NOTE = ("This is an operator tool: it needs the app's settings and access to its data dir or database, "
                  "and it acts as any user named by email without their password. Do not give it to users.")
 

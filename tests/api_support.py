@@ -66,7 +66,7 @@ def deployment(kind: str, data_dir, postgres_server, redis_server, **extra):
     settings.update(TUTOR_DATA_DIR=str(data_dir), **SERVER_SETTINGS, **extra)
     database = None
     if kind == "servers":
-        from tests.conftest import unavailable, _psycopg_url
+        from tests.conftest import _psycopg_url, unavailable
         if not postgres_server or not redis_server:
             unavailable("the servers backend needs PostgreSQL and Redis")
         admin = sa.create_engine(_psycopg_url(postgres_server), isolation_level="AUTOCOMMIT")

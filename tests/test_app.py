@@ -610,8 +610,9 @@ def test_history_search_takes_wildcards_as_text_up_to_the_longest_search(tutor):
 
 
 def test_the_database_down_shows_a_message_not_a_traceback(settings, monkeypatch):
-    from core.errors import StoreError
     import socket
+
+    from core.errors import StoreError
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

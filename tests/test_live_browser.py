@@ -6,8 +6,7 @@ import dataclasses
 import re
 import time
 
-from test_browser import (LESSONS, ask, browser, context, dialogs, identity, key, server, session_of,  # noqa: F401
-                          sign_in)
+from test_browser import LESSONS, ask, browser, context, dialogs, identity, key, server, session_of, sign_in  # noqa: F401
 
 from core.content.answers import validate_answer
 from core.content.questions import prepare

@@ -13,8 +13,18 @@ from dataclasses import dataclass
 
 import pytest
 from psycopg import errors
-from test_supabase_rls import (EMULATION, MIGRATIONS, World, apply_sql, as_owner, connect, request, seed,
-                               supabase_db, world)
+from test_supabase_rls import (
+    EMULATION,
+    MIGRATIONS,
+    World,
+    apply_sql,
+    as_owner,
+    connect,
+    request,
+    seed,
+    supabase_db,
+    world,
+)
 
 WRITE_RULES = next(path for path in MIGRATIONS if path.name.endswith("_rls_write_rules.sql"))
 ROW_CAP = 50

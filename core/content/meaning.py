@@ -19,11 +19,25 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from rapidfuzz import fuzz, process
-from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application, parse_expr,
-                                        standard_transformations)
+from sympy.parsing.sympy_parser import (
+    convert_xor,
+    implicit_multiplication_application,
+    parse_expr,
+    standard_transformations,
+)
 
-from .meaning_words import (ENTITIES, FILLER, FILLER_EN, FILLER_ES, FUNCTIONS, NEGATIONS, NUMBER_WORDS, SYNONYMS,
-                            TASKS, UNITS)
+from .meaning_words import (
+    ENTITIES,
+    FILLER,
+    FILLER_EN,
+    FILLER_ES,
+    FUNCTIONS,
+    NEGATIONS,
+    NUMBER_WORDS,
+    SYNONYMS,
+    TASKS,
+    UNITS,
+)
 
 _SUPERSCRIPTS = str.maketrans({"²": "^2", "³": "^3", "⁴": "^4", "¹": "^1", "⁰": "^0", "⁻": "^-", "−": "-", "–": "-",
                                "×": "*", "·": "*", "÷": "/", "⋅": "*", "√": "sqrt", "π": "pi"})
