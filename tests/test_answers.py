@@ -74,5 +74,5 @@ def test_the_model_sees_a_strict_command_schema_but_a_bad_command_only_drops_its
     raw["steps"][0]["canvas_commands"].insert(0, {"op": "point", "x": "one", "y": 2})
     parsed = AnswerSchema.model_validate_json(json.dumps(raw))  # what the SDK does with the model's JSON
     answer, dropped = validate_answer(parsed)
-    assert [reason for _, reason in dropped] == ["x must be a number", "point: unknown field(s) size"]
+    assert [error.reason for _, error in dropped] == ["x must be a number", "point: unknown field(s) size"]
     assert answer.steps[0].canvas_commands == validate_answer(good())[0].steps[0].canvas_commands

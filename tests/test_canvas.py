@@ -208,7 +208,7 @@ def test_validate_commands_keeps_valid_clamps_and_reports_dropped(caplog):
         valid, dropped = validate_commands(raws, 40)
     assert [c["at_char"] for c in valid] == [40, 3]
     assert [raw for raw, _ in dropped] == raws[1:4]
-    assert all(isinstance(reason, str) and reason for _, reason in dropped)
+    assert all(isinstance(error, CanvasError) and error.reason and error.code for _, error in dropped)
     assert len([r for r in caplog.records if r.name == "core.content.canvas" and r.levelno == logging.WARNING]) == 3
     assert validate_commands([], 10) == ([], [])
     assert validate_commands(None, 10) == ([], [])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -40,7 +41,7 @@ from ui.teacher_view import (
     rows_frame,
     step_label,
 )
-from ui.texts import t
+from ui.texts import TEXTS, t
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
@@ -503,7 +504,7 @@ def lang_world(request, tutor):
 EDITOR_TEXTS = {
     "es": {"saved": "Guardado como versión {v}.", "unchanged": "No había nada que cambiar.",
            "empty_title": "Paso 2 · título: está vacío.", "html": "Paso 1 · texto: no puede llevar HTML.",
-           "drawing": "Paso 3 · pizarra, trazo 1: no es un trazo válido (r must be greater than 0).",
+           "drawing": "Paso 3 · pizarra, trazo 1: no es un trazo válido (r tiene que ser mayor que 0).",
            "points": "Paso 1 · pizarra, trazo 1: los puntos se escriben «x, y; x, y; x, y».",
            "json": "No es JSON válido (línea 1, columna 3).", "op": "círculo"},
     "en": {"saved": "Saved as version {v}.", "unchanged": "There was nothing to change.",
@@ -894,3 +895,13 @@ def test_in_a_browser_a_teacher_sees_kpis_charts_and_downloads_csv_and_a_student
                 student.close()
         finally:
             browser.close()
+
+
+def test_every_canvas_error_has_words_in_both_languages():
+    """The editor says what is wrong with a drawing in the page's language, for every code core's canvas raises."""
+    source = (Path(__file__).parent.parent / "core" / "content" / "canvas.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r'CanvasError\(f?"(?:[^"\\]|\\.)*", "([a-z_]+)"', source)) | {"expression"}
+    assert len(codes) >= 15
+    for code in codes:
+        words = TEXTS[f"canvas_{code}"]
+        assert words["es"] and words["en"] and words["es"] != words["en"], code

@@ -26,6 +26,7 @@ from ui.teacher_view import (
     new_drawing,
     rows_frame,
 )
+from ui.texts import TEXTS
 
 PREFIX = "teacher_step_"
 PARTS = ("title", "type", "content", "canvas_commands")
@@ -102,7 +103,8 @@ def board(me, number: int) -> None:
         if picture["svg"]:
             st.markdown(picture["svg"], unsafe_allow_html=True)  # built by core from validated, escaped commands
         for problem in picture["problems"]:
-            st.caption(me.t("edit_drawing_skipped", n=problem["command"], detail=problem["detail"]))
+            detail = drawing_problem(me, problem.get("code"), problem.get("params"), problem["detail"])
+            st.caption(me.t("edit_drawing_skipped", n=problem["command"], detail=detail))
 
 
 def _columns(me) -> dict:
@@ -251,7 +253,8 @@ def located_error(me, error: TutorError) -> tuple[int | None, str]:
     if params.get("problem"):  # a formula or link rule: core's own message, with the place in words
         return step, type(error)(error.code, **{**params, "field": where}).message_for(me.lang)
     if check == "drawing":
-        return step, f"{where}: {me.t('check_drawing', detail=params.get('detail', ''))}"
+        detail = drawing_problem(me, params.get("detail_code"), params.get("detail_params"), params.get("detail", ""))
+        return step, f"{where}: {me.t('check_drawing', detail=detail)}"
     if check in ("empty", "too_long", "html", "control", "delimiters", "type", "drawings"):
         return step, f"{where}: {me.t(f'check_{check}', limit=params.get('limit', ''))}"
     return step, f"{where}: {me.message(error)}"
@@ -260,3 +263,13 @@ def located_error(me, error: TutorError) -> tuple[int | None, str]:
 def drawing_error_text(me, number: int, error: DrawingError) -> str:
     where = f"{me.t('edit_where', step=number, part=me.t('part_canvas_commands'))}, {me.t('drawing_n', n=error.index)}"
     return f"{where}: {me.t(f'drawing_{error.kind}')}"
+
+
+def drawing_problem(me, code: str | None, params: dict | None, reason: str) -> str:
+    """What is wrong with a drawing, in the page's language (core's canvas error code and params)."""
+    key = f"canvas_{code}"
+    if not code or key not in TEXTS:
+        return reason
+    named = {name: me.t(f"col_{value}") if name in ("field", "other") and f"col_{value}" in TEXTS else value
+             for name, value in (params or {}).items()}  # a field by its column's name; coordinates stay symbols
+    return me.t(key, **named)

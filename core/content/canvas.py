@@ -43,11 +43,14 @@ PLOT_SAMPLES = 200
 
 
 class CanvasError(ValueError):
-    """A canvas command or plot expression is invalid; ``reason`` says why, in plain words."""
+    """A canvas command or plot expression is invalid; ``reason`` says why, in plain words (for the model and the
+    log); ``code`` and ``params`` say the same for an interface to put in its own words (``field``: the field)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, code: str = "expression", **params: Any):
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        self.params = params
 
 
 # --- text cleaning ---------------------------------------------------------------------------------------------
@@ -271,11 +274,11 @@ def validate_command(raw: dict) -> dict:
     at_char.
     """
     if not isinstance(raw, dict):
-        raise CanvasError("a command must be an object")
+        raise CanvasError("a command must be an object", "not_object")
     fields = {key: value for key, value in raw.items() if value is not None}
     op = fields.pop("op", None)
     if not isinstance(op, str) or op not in OPS:
-        raise CanvasError(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+        raise CanvasError(f"unknown op {op!r}; expected one of {', '.join(OPS)}", "unknown_op")
     spec = OPS[op]
     _check_field_names(op, spec, fields)
     fields.setdefault("color", DEFAULT_COLOR)
@@ -288,10 +291,11 @@ def validate_command(raw: dict) -> dict:
 def _check_field_names(op: str, spec: _Op, fields: dict) -> None:
     unknown = [str(name) for name in fields if name not in spec.fields]
     if unknown:
-        raise CanvasError(f"{op}: unknown field(s) {', '.join(sorted(unknown))}")
+        raise CanvasError(f"{op}: unknown field(s) {', '.join(sorted(unknown))}", "unknown_fields",
+                          field=", ".join(sorted(unknown)))
     missing = [name for name in spec.required if name not in fields]
     if missing:
-        raise CanvasError(f"{op}: missing field(s) {', '.join(missing)}")
+        raise CanvasError(f"{op}: missing field(s) {', '.join(missing)}", "missing_fields", field=", ".join(missing))
 
 
 def _field(name: str, value: Any) -> Any:
@@ -312,60 +316,62 @@ def _field(name: str, value: Any) -> Any:
         return value.strip()
     number = _number(name, value)
     if name in _POSITIVE and number <= 0:
-        raise CanvasError(f"{name} must be greater than 0")
+        raise CanvasError(f"{name} must be greater than 0", "positive", field=name)
     return number
 
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CanvasError(f"{name} must be a number")
+        raise CanvasError(f"{name} must be a number", "number", field=name)
     if abs(value) > MAX_ABS or not math.isfinite(value):
-        raise CanvasError(f"{name} must be a finite number within ±{MAX_ABS:g}")
+        raise CanvasError(f"{name} must be a finite number within ±{MAX_ABS:g}", "too_large", field=name,
+                          limit=f"{MAX_ABS:g}")
     return float(value)
 
 
 def _at_char(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CanvasError("at_char must be an integer ≥ 0")
+        raise CanvasError("at_char must be an integer ≥ 0", "at_char")
     return value
 
 
 def _color(value: Any) -> str:
     if not isinstance(value, str) or value not in PALETTE:
-        raise CanvasError(f"color must be one of {', '.join(PALETTE)}")
+        raise CanvasError(f"color must be one of {', '.join(PALETTE)}", "color")
     return value
 
 
 def _boolean(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise CanvasError(f"{name} must be true or false")
+        raise CanvasError(f"{name} must be true or false", "boolean", field=name)
     return value
 
 
 def _identifier(value: Any) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise CanvasError("id must be 1 to 32 letters, digits, - or _, starting with a letter (e.g. \"answer\")")
+        raise CanvasError("id must be 1 to 32 letters, digits, - or _, starting with a letter (e.g. \"answer\")", "id")
     return value
 
 
 def _text(name: str, value: Any, limit: int) -> str:
     if not isinstance(value, str):
-        raise CanvasError(f"{name} must be a string")
+        raise CanvasError(f"{name} must be a string", "text", field=name)
     cleaned = clean_text(value)
     if not cleaned:
-        raise CanvasError(f"{name} is empty")
+        raise CanvasError(f"{name} is empty", "empty", field=name)
     if len(cleaned) > limit:
-        raise CanvasError(f"{name} is longer than {limit} characters")
+        raise CanvasError(f"{name} is longer than {limit} characters", "too_long", field=name, limit=limit)
     return cleaned
 
 
 def _points(value: Any) -> list[list[float]]:
     if not isinstance(value, (list, tuple)) or not MIN_POINTS <= len(value) <= MAX_POINTS:
-        raise CanvasError(f"points must be a list of {MIN_POINTS} to {MAX_POINTS} [x, y] pairs")
+        raise CanvasError(f"points must be a list of {MIN_POINTS} to {MAX_POINTS} [x, y] pairs", "points",
+                          low=MIN_POINTS, high=MAX_POINTS)
     pairs = []
     for index, pair in enumerate(value):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise CanvasError(f"points[{index}] must be an [x, y] pair")
+            raise CanvasError(f"points[{index}] must be an [x, y] pair", "points", low=MIN_POINTS, high=MAX_POINTS)
         pairs.append([_number(f"points[{index}][0]", pair[0]), _number(f"points[{index}][1]", pair[1])])
     return pairs
 
@@ -373,20 +379,20 @@ def _points(value: Any) -> list[list[float]]:
 def _check_relations(command: dict) -> None:
     for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
         if low in command and high in command and command[low] >= command[high]:
-            raise CanvasError(f"{command['op']}: {low} must be less than {high}")
+            raise CanvasError(f"{command['op']}: {low} must be less than {high}", "order", field=low, other=high)
     if command["op"] == "vector" and ("x1" in command) != ("y1" in command):
-        raise CanvasError("vector: give both x1 and y1, or neither (the vector then starts at the origin)")
+        raise CanvasError("vector: give both x1 and y1, or neither (the vector then starts at the origin)", "vector")
 
 
-def validate_commands(raws: Iterable[Any] | None, content_length: int) -> tuple[list[dict], list[tuple[object, str]]]:
-    """The valid commands (``at_char`` clamped to ``content_length``) and the dropped ones with their reasons."""
+def validate_commands(raws: Iterable[Any] | None, content_length: int) -> tuple[list[dict], list[tuple[object, CanvasError]]]:
+    """The valid commands (``at_char`` clamped to ``content_length``) and the dropped ones with their errors."""
     valid: list[dict] = []
-    dropped: list[tuple[object, str]] = []
+    dropped: list[tuple[object, CanvasError]] = []
     for raw in raws or ():
         try:
             command = validate_command(raw)
         except CanvasError as error:
-            dropped.append((raw, error.reason))
+            dropped.append((raw, error))
             logger.warning("canvas command dropped: %s: %.200r", error.reason, raw)
             continue
         command["at_char"] = min(command["at_char"], max(0, content_length))

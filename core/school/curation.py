@@ -143,13 +143,14 @@ class Curation:
     def draw(self, identity, commands: list) -> dict:
         """A whiteboard as an editor previews it before saving: ``svg`` (the valid commands drawn, or ``None`` when
         none is) and ``problems``, the commands that would be refused: ``[{"command": n (1-based), "detail":
-        reason}]``."""
+        reason, "code": the canvas's error code, "params": its params}]`` (``core.content.canvas.CanvasError``)."""
         authorization.require_staff(identity)
         commands = list(commands or [])[:MAX_COMMANDS] if isinstance(commands, list) else []
         valid, dropped = validate_commands(commands, 10**6)
         positions = {id(command): index for index, command in enumerate(commands, start=1)}
         return {"svg": render_svg(valid) if valid else None,
-                "problems": [{"command": positions.get(id(raw), 0), "detail": reason} for raw, reason in dropped]}
+                "problems": [{"command": positions.get(id(raw), 0), "detail": error.reason, "code": error.code,
+                              "params": error.params} for raw, error in dropped]}
 
     # --- changing ------------------------------------------------------------------------------------------------
 
@@ -303,11 +304,12 @@ def _validated_steps(steps, total_duration) -> list[dict]:
         params.setdefault("field", "steps")
         raise InvalidInput(error.params.get("problem", "invalid_text"), **params) from None
     if dropped:
-        command, reason = dropped[0]
+        command, error = dropped[0]
         step, index = _where(steps, command)
-        raise InvalidInput("invalid_text", reason=f"step {step} drawing {index}: {reason}", check="drawing",
+        raise InvalidInput("invalid_text", reason=f"step {step} drawing {index}: {error.reason}", check="drawing",
                            field=f"steps[{step - 1}].canvas_commands[{index - 1}]", step=step,
-                           part="canvas_commands", command=index, detail=reason)
+                           part="canvas_commands", command=index, detail=error.reason, detail_code=error.code,
+                           detail_params=error.params)
     if total_duration is not None and answer.total_duration != total_duration:
         raise InvalidInput("invalid_text", reason="total_duration must be a whole number of seconds from 1 to 3600",
                            field="total_duration")
