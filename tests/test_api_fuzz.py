@@ -32,7 +32,8 @@ event_ids = st.one_of(st.none(), st.text(alphabet="0123456789:-x", max_size=20))
 
 def refused_by_streamlit(url: str) -> bool:
     """Streamlit's path security answers a plain 400 before any route for traversal, absolute or UNC paths and
-    some control characters: a safe refusal, but not the API's JSON (only such paths may get it)."""
+    some control characters (a newline gets the server's plain 404): a safe refusal, but not the API's JSON (only
+    such paths may get it)."""
     path = unquote(url).lstrip("/")
     return is_unsafe_path_pattern(path) or any(ord(c) < 32 or ord(c) == 127 for c in path)
 
@@ -69,7 +70,9 @@ def test_every_route_survives_hostile_input(api, operations):
             with client.stream(method, url, params=query, content=body if method != "GET" else None,
                                headers=sent) as response:
                 assert response.status_code < 500, (method, url, body, response.read())
-                streamlits = response.status_code == 400 and response.read() == b"Bad Request"
+                # A path with a control character never reaches /api: Streamlit's path security answers 400, or
+                # (a newline: Starlette's Mount pattern does not match it) the server's plain 404.
+                streamlits = (response.status_code, response.read()) in ((400, b"Bad Request"), (404, b"Not Found"))
                 if streamlits:
                     assert refused_by_streamlit(url), url
                 elif response.status_code >= 400:
