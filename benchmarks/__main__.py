@@ -42,30 +42,43 @@ def parameters(quick: bool) -> dict:
     }
 
 
+# The browser figures (bytes per character, first text, pause) do not depend on the pace, but each run reads a whole
+# explanation (16x long ones too): at the default reading pace that takes minutes, so the browser runs on a server
+# with a fast pace; the load and API figures, which are about the pace, run on a server with the default one.
+BROWSER_PACE = {"TUTOR_CHUNK_DELAY_MS": "20"}
+
+
 def run_backend(name: str, quick: bool, browser) -> Results:
     with backend(name) as b:
         results = Results(b)
         core_bench.run(b, results, quick, log)
-        tutor = b.tutor()  # the app's settings: no provider, the lesson library only
-        try:
-            server = StreamlitServer(b.data_dir, b.environ())
-            try:
-                log(f"  streamlit: starting on {server.url}")
-                server.start()
-            except Exception as error:
-                results.failed("streamlit", error)
-                log(f"    failed: {error!r}")
-                return results
-            try:
-                if browser is not None:
-                    browser_bench.run(b, server, tutor, browser, results, quick, log)
-                load_bench.run(b, server, tutor, results, quick, log)
-                api_bench.run(b, server, tutor, results, quick, log)
-            finally:
-                server.stop()
-        finally:
-            tutor.close()
+        if browser is not None:
+            _served(b, results, BROWSER_PACE,
+                    lambda server, tutor: browser_bench.run(b, server, tutor, browser, results, quick, log))
+        _served(b, results, {}, lambda server, tutor: (load_bench.run(b, server, tutor, results, quick, log),
+                                                       api_bench.run(b, server, tutor, results, quick, log)))
         return results
+
+
+def _served(b, results: Results, settings: dict, measure) -> None:
+    """``measure(server, tutor)`` against a Streamlit server with the app's settings (plus ``settings``); the tutor
+    has the same settings (no provider, the lesson library only)."""
+    tutor = b.tutor(**settings)
+    try:
+        server = StreamlitServer(b.data_dir, b.environ(**settings))
+        try:
+            log(f"  streamlit: starting on {server.url}" + (f" with {settings}" if settings else ""))
+            server.start()
+        except Exception as error:
+            results.failed("streamlit", error)
+            log(f"    failed: {error!r}")
+            return
+        try:
+            measure(server, tutor)
+        finally:
+            server.stop()
+    finally:
+        tutor.close()
 
 
 def table(doc: dict) -> str:

@@ -71,7 +71,7 @@ def test_quick_run_writes_every_key_with_its_setup(tmp_path):
 
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)], cwd=ROOT,
-                         env=dict(os.environ), capture_output=True, text=True, timeout=280)
+                         env=dict(os.environ), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"stdout:\n{run.stdout[-3000:]}\nstderr:\n{run.stderr[-5000:]}"
     doc = json.loads(out.read_text(encoding="utf-8"))
 
