@@ -28,7 +28,7 @@ LESSONS = load_lessons()
 LESSON = {language: next(lesson for lesson in LESSONS if lesson.question.language == language)
           for language in ("es", "en")}
 SAME_IN_BOTH = {"app_name", "page_chat", "kind_chat", "download_md", "about_minutes", "about_seconds",
-                "helpful_no", "answer_check_step"}
+                "helpful_no", "answer_check_step", "op_vector"}
 
 # Common words of an interface in one language that the other does not use (checked as whole words, any case).
 ENGLISH = set("""
