@@ -128,7 +128,12 @@ def test_a_chat_on_a_step_shows_the_step_and_links_back_to_it(tutor, with_ai, la
     at.text_area(key="question").input(lesson.question.text)
     at.button(key="ask").click().run()
     session_id = at.query_params["session"]
-    at.button(key="chat_step_2").click().run()
+    # the step's "ask about this step" button lives in the live component (clicked in tests/test_live_browser.py);
+    # it opens the chat page on the chat the page creates for that step:
+    chat = tutor.chats.create(me, explanation_id=session_id, step=2)
+    at.switch_page("app_pages/chat.py")
+    at.query_params["chat"] = chat["id"]
+    at.run()
     assert not at.exception
     box = at.get_by_key("chat_about")
     assert box.caption[0].value == t("chat_on_step", lang, step=2, question=plain_markdown(lesson.question.text))
