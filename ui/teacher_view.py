@@ -242,8 +242,10 @@ def commands_from_rows(rows: list[dict]) -> list[dict]:
     for index, row in enumerate(rows, start=1):
         values = {column: row.get(column) for column in COMMAND_COLUMNS if _filled(row.get(column))}
         for name, default in BOOLEAN_FIELDS.items():  # plain bools, written only where they say something
-            value = values.pop(name, default)
-            if bool(value) != default and values.get("op") == "axes":
+            values.pop(name, None)
+            value = row.get(name)
+            value = default if value is None or value != value else bool(value)  # None / NaN: an empty cell
+            if value != default and values.get("op") == "axes":
                 values[name] = bool(value)
         if not values.get("op"):
             if set(values) - {"at_char", "color"}:
