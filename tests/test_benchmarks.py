@@ -58,6 +58,7 @@ def test_first_words_skip_maths_and_markup():
     assert first_words("Sea $f(x) = 2x$ la función que estudiamos hoy con calma", 50, words=2) == "la función"
 
 
+@pytest.mark.timeout(900)  # both backends, a browser, 10 live sessions and the API: minutes
 def test_quick_run_writes_every_key_with_its_setup(tmp_path):
     if not Path(CHROMIUM).exists():
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
@@ -71,7 +72,7 @@ def test_quick_run_writes_every_key_with_its_setup(tmp_path):
 
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)], cwd=ROOT,
-                         env=dict(os.environ), capture_output=True, text=True, timeout=600)
+                         env=dict(os.environ), capture_output=True, text=True, timeout=840)
     assert run.returncode == 0, f"stdout:\n{run.stdout[-3000:]}\nstderr:\n{run.stderr[-5000:]}"
     doc = json.loads(out.read_text(encoding="utf-8"))
 
