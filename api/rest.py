@@ -169,9 +169,18 @@ async def live_stream(session_id: str, request: Request, me=Depends(caller),
     return live.response(sse(board.first), messages, request.headers.get("accept-encoding", ""))
 
 
+class PauseAt(BaseModel):
+    at: str | None = Field(default=None, max_length=40,
+                           description="the position token (an event id) of the last event the client SHOWED: the "
+                                       "session pauses back there, and what came after it is sent again on resume")
+
+
 @router.post("/sessions/{session_id}/pause", response_model=Control, tags=["explanations"])
-async def pause(session_id: str, request: Request, me=Depends(caller)):
-    state = await run_in_threadpool((await tutor_of(request)).pause, me, str(session_id))
+async def pause(session_id: str, request: Request, me=Depends(caller), body: PauseAt | None = None):
+    at = Cursor.parse(body.at) if body is not None and body.at else None
+    tutor = await tutor_of(request)
+    state = await run_in_threadpool(partial(tutor.pause, me, str(session_id),
+                                            at=(at.step, at.position) if at else None))
     return Control(status=state["status"], step=state["step"], position=state["position"])
 
 

@@ -5,7 +5,7 @@
      ├── InvalidInput         question_empty, question_too_long, question_not_text, invalid_email, weak_password,
      │                        invalid_role, invalid_language, invalid_name, invalid_text, invalid_rating,
      │                        formula_macro, formula_size, formula_color, formula_too_long, link_not_allowed,
-     │                        invalid_event_id, search_too_long, ...
+     │                        invalid_event_id, invalid_position, search_too_long, ...
      ├── AuthError            auth_invalid, auth_expired, auth_failed
      ├── Forbidden            forbidden
      ├── NotFound             not_found, unknown_user, unknown_class, session_not_found, chat_not_found,

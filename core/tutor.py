@@ -205,9 +205,11 @@ class Tutor:
         ends it) and ``end=True`` exactly once. ``.cancel()`` on the result stops the reader (a client that left)."""
         return self.pacer.follow(self.explanations.steps(identity, session_id, reader=reader), deliver)
 
-    def pause(self, identity: Identity, session_id: str) -> dict:
+    def pause(self, identity: Identity, session_id: str, *, at: tuple[int, int] | None = None) -> dict:
+        """Pause the explanation; ``at`` = ``(step, position)``: back at the character the student saw (a client
+        that received more than it showed), never forward."""
         self.limits.check(identity, "pause")  # pauses and resumes share TUTOR_RATE_PAUSE
-        return self.explanations.pause(identity, session_id)
+        return self.explanations.pause(identity, session_id, at=at)
 
     def resume(self, identity: Identity, session_id: str) -> dict:
         self.limits.check(identity, "pause")

@@ -109,6 +109,24 @@ def test_cached_answer_streams_pauses_and_resumes_exactly(api, client):
     assert client.get(events_url, headers=headers).status_code == 204  # nothing left to follow
 
 
+def test_pause_at_the_last_event_shown_resends_what_was_in_flight(api, client):
+    me, headers = api.user()
+    sid = ask(client, headers)["session_id"]
+    url = f"{V1}/sessions/{sid}/events"
+    got = read_events(client, url, headers, until=lambda got: sum(n == "content_chunk" for n, *_ in got) == 5)
+    shown = got[:[i for i, (n, *_) in enumerate(got) if n == "content_chunk"][2] + 1]  # 2 chunks not shown yet
+    bad = client.post(f"{V1}/sessions/{sid}/pause", headers=headers, json={"at": "1:abc:0"})
+    assert bad.status_code == 422 and error_code(bad) == "invalid_event_id"
+    outside = client.post(f"{V1}/sessions/{sid}/pause", headers=headers, json={"at": "7:3:0"})
+    assert outside.status_code == 422 and error_code(outside) == "invalid_position"
+    paused = client.post(f"{V1}/sessions/{sid}/pause", headers=headers, json={"at": shown[-1][2]})
+    assert paused.status_code == 200, paused.text
+    assert paused.json() == {"status": "paused", "step": 1, "position": shown[-1][1]["position"]}
+    assert client.post(f"{V1}/sessions/{sid}/resume", headers=headers).json()["position"] == shown[-1][1]["position"]
+    rest = read_events(client, url, {**headers, "Last-Event-ID": shown[-1][2]})
+    assert text_of(shown) + text_of(rest) == FULL_TEXT and rest[-1][0] == "explanation_complete"
+
+
 def test_reconnect_with_last_event_id_loses_and_repeats_nothing(api, client):
     me, headers = api.user()
     sid = ask(client, headers)["session_id"]

@@ -108,6 +108,50 @@ def test_pause_takes_effect_before_the_next_chunk(student):
     assert row.status == "paused" and row.position == len(text_of(events))
 
 
+def test_a_pause_goes_back_to_the_character_shown_and_resends_the_rest(student):
+    """A client that received chunks it had not shown yet pauses ``at`` the last one shown: resume sends the rest
+    exactly from there (the chunks in flight again, nothing lost or repeated)."""
+    tutor, me = student
+    state = tutor.ask(me, LESSON.question.text)
+    reader = tutor.stream(me, state["id"])
+    got = []
+    while sum(1 for e in got if e["event"] == "content_chunk") < 6:
+        got.append(next(reader))
+    third = [i for i, e in enumerate(got) if e["event"] == "content_chunk"][2]
+    shown = got[:third + 1]
+    at = (shown[-1]["data"]["step"], shown[-1]["data"]["position"])
+    paused = tutor.pause(me, state["id"], at=at)
+    reader.close()
+    assert paused["status"] == "paused" and (paused["step"], paused["position"]) == at
+    assert len("".join(s["text"] for s in tutor.snapshot(me, state["id"])["steps"])) == at[1]
+    tutor.resume(me, state["id"])
+    rest = list(tutor.stream(me, state["id"]))
+    assert rest[0] == {"event": "streaming_resumed", "data": {"step": at[0], "position": at[1]}}
+    assert text_of(shown) + text_of(rest) == "".join(s.content for s in LESSON.answer.steps)
+    with tutor.engine.connect() as conn:
+        assert conn.execute(sa.select(db.tutor_sessions.c.status)
+                            .where(db.tutor_sessions.c.id == state["id"])).scalar() == "complete"
+
+
+def test_a_pause_never_moves_forward_and_refuses_a_place_outside_the_text(student):
+    tutor, me = student
+    state = tutor.ask(me, LESSON.question.text)
+    got = play_until_paused(tutor, me, state["id"], 2)
+    reached = got[-1]["data"]["position"]
+    tutor.resume(me, state["id"])
+    reader = tutor.stream(me, state["id"])
+    next(reader)  # streaming_resumed
+    formula = formula_spans(LESSON.answer.steps[0].content)[0]
+    for at in ((1, formula[0] + 2), (99, 0), (1, 10**6), (-1, 0), (0, 5)):
+        with pytest.raises(InvalidInput) as error:
+            tutor.pause(me, state["id"], at=at)
+        assert error.value.code == "invalid_position"
+        assert tutor.store.get_session(state["id"], ttl=60)["status"] == "streaming"  # nothing paused
+    reader.close()
+    ahead = tutor.pause(me, state["id"], at=(1, reached + 40))  # beyond the reader: paused where it stands
+    assert ahead["status"] == "paused" and ahead["position"] == reached
+
+
 def test_another_process_resumes_exactly(student, make_tutor, backend):
     tutor, me = student
     state = tutor.ask(me, LESSON.question.text)

@@ -238,6 +238,29 @@ def test_pause_and_resume_of_a_generated_answer_lose_and_repeat_nothing(make_tut
     assert text_of(seen) == whole_text(question)
 
 
+def test_a_generated_answer_paused_back_at_the_character_shown_resumes_exactly(make_tutor, slow_ai):
+    """The live view pauses at the last event it SHOWED (``at``), behind chunks already sent, while the model
+    is still writing: resume sends those chunks again, then the rest, exactly once."""
+    tutor = make_tutor(**slow_ai[1], TUTOR_CHUNK_SIZE="20")
+    me = tutor.identity_of(tutor.accounts.register("gp-at@example.org", "otter-42-moss"))
+    state = tutor.ask(me, QUESTION)
+    reader = tutor.stream(me, state["id"])
+    got = []
+    while sum(e["event"] == "content_chunk" for e in got) < 5:
+        got.append(next(reader))
+    shown = got[:[i for i, e in enumerate(got) if e["event"] == "content_chunk"][2] + 1]
+    at = (shown[-1]["data"]["step"], shown[-1]["data"]["position"])
+    assert tutor.pause(me, state["id"], at=at)["position"] == at[1]
+    reader.close()
+    source = Source.following(state["generation_id"], state["question_hash"])
+    source.poll(tutor.store)
+    assert not source.finished  # the model is still writing
+    tutor.resume(me, state["id"])
+    rest = list(tutor.stream(me, state["id"]))
+    assert text_of(shown) + text_of(rest) == whole_text() and rest[-1]["event"] == "explanation_complete"
+    tutor.generations.wait()
+
+
 def test_a_bug_while_streaming_ends_the_session_with_an_error_not_a_crash(student, monkeypatch, caplog):
     tutor, me = student
     state = tutor.ask(me, QUESTION)

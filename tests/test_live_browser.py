@@ -94,14 +94,21 @@ def test_pause_holds_the_text_and_keyboard_alone_pauses_and_resumes(server, cont
     wait_for_text(page, 120)
     pause.focus()  # then only the keyboard
     assert page.evaluate("() => document.activeElement.closest('.st-key-pause') !== null")
-    page.keyboard.press("Enter")
+    page.evaluate("""s => document.addEventListener('click', e => {  // the text the student had at the click
+      if (e.target.closest('.st-key-pause')) window.__at_click = document.querySelector(s).innerText;
+    }, true)""", key("explanation"))
+    with page.expect_request(lambda r: r.url.endswith("/pause")) as request:
+        page.keyboard.press("Enter")
     page.locator(key("resume") + " button").wait_for()
     assert page.locator(key("pause")).count() == 0
     assert page.evaluate("() => document.activeElement.closest('.st-key-resume') !== null")  # focus kept
     assert unchanged_for(page, 1.0)
+    assert text_of(page) == page.evaluate("() => window.__at_click"), "not one character after the click"
     me = identity(tutor, "eve@example.org")
     paused = tutor.snapshot(me, session_id)
     assert paused["status"] == "paused"
+    at = request.value.post_data_json["at"]  # paused back at the last event shown, not where the stream was
+    assert [int(n) for n in at.split(":")[:2]] == [paused["step"], paused["position"]]
     shown = re.sub(r"\s+", "", text_of(page))
     for step in paused["steps"]:  # what is shown is what was saved: the last words reached are on the page
         tail = re.sub(r"\s+", "", step["text"])[-6:]

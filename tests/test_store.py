@@ -63,6 +63,19 @@ def test_advance_is_conditional(store):
     assert not store.advance("missing", "r1", 0, 0, 1, 0, ttl=60)
 
 
+def test_rewind_moves_a_paused_cursor_back_never_forward(store):
+    store.put_session(session(step=2, position=50), ttl=60)
+    assert store.rewind("s1", 1, 40, ttl=60) is None, "streaming: a reader owns the cursor"
+    store.set_status("s1", SessionStatus.PAUSED, expect=None, ttl=60)
+    assert store.rewind("s1", 2, 60, ttl=60) is None, "forward"
+    assert store.rewind("s1", 3, 50, ttl=60) is None, "a later step at the same character"
+    back = store.rewind("s1", 1, 50, ttl=60)
+    assert (back["step"], back["position"], back["status"]) == (1, 50, SessionStatus.PAUSED)
+    assert store.rewind("s1", 1, 42, ttl=60)["position"] == 42
+    assert store.get_session("s1", ttl=60)["position"] == 42
+    assert store.rewind("missing", 1, 0, ttl=60) is None
+
+
 def test_concurrent_advances_never_double_count(store):
     store.put_session(session(position=0), ttl=60)
     wins = []

@@ -21,7 +21,8 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from ..content import questions
-from ..errors import AIError, NotFound, StoreError, TutorError
+from ..content.mathtext import safe_prefix
+from ..errors import AIError, InvalidInput, NotFound, StoreError, TutorError
 from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t
 from ..platform.metrics import Metrics
@@ -123,16 +124,35 @@ class Explanations:
         authorization.require_owner(identity, state["owner"])
         return state
 
-    def pause(self, identity, session_id: str) -> dict:
+    def pause(self, identity, session_id: str, *, at: tuple[int, int] | None = None) -> dict:
+        """Pause where the reader is or, with ``at`` (``(step, position)`` a client has shown), back there: the
+        characters sent after it but not yet on the student's screen are sent again on resume."""
         state = self.state(identity, session_id)
+        if at is not None:
+            self._check_cursor(state, *at)
         paused = self.store.set_status(session_id, SessionStatus.PAUSED, expect=(SessionStatus.STREAMING,),
                                        ttl=self.settings.session_ttl)
         if paused is None:
             return self.state(identity, session_id)
+        if at is not None and at[0] >= 1:
+            paused = self.store.rewind(session_id, *at, ttl=self.settings.session_ttl) or paused
         self._save(paused)
         self.analytics.record("pause", user_id=identity.user_id, session_id=session_id,
                               question_hash=state["question_hash"], step=paused["step"], value=paused["position"])
         return paused
+
+    def _check_cursor(self, state: dict, step: int, position: int) -> None:
+        """``invalid_position`` unless (step, position) is a place a reader can stand: inside a started step, never
+        inside a formula (a reader's chunks always end at such a place)."""
+        source = self._source(state)
+        if step == 0 and position == 0:
+            return
+        if not 1 <= step <= len(source.steps):
+            raise InvalidInput("invalid_position")
+        content = source.steps[step - 1].content
+        reached = position - source.offset(step)
+        if not 0 <= reached <= len(content) or len(safe_prefix(content, reached)) != reached:
+            raise InvalidInput("invalid_position")
 
     def resume(self, identity, session_id: str) -> dict:
         state = self.state(identity, session_id)

@@ -89,6 +89,8 @@ ERRORS: dict[str, dict[str, str]] = {
                        "en": "The number of credits must be a whole number from 1 to {limit}."},
     "invalid_reason": {"es": "El motivo debe tener como mucho {limit} caracteres.",
                        "en": "The reason must be at most {limit} characters long."},
+    "invalid_position": {"es": "Esa posición no pertenece al texto de esta explicación.",
+                         "en": "That position is not a place in this explanation's text."},
     "store_unavailable": {"es": "El almacenamiento del tutor no responde. Inténtalo de nuevo en un momento.",
                           "en": "The tutor's storage is not answering. Please try again in a moment."},
     # --- the HTTP API ---

@@ -317,18 +317,27 @@ class LiveView {
     const button = action === "pause" ? this.pauseButton : this.resumeButton;
     if (button.getAttribute("aria-busy")) return; // a second click while the first is on its way
     button.setAttribute("aria-busy", "true");
+    const pausing = action === "pause";
+    // A pause freezes the text at the click: the stream stops here, and the session is paused back at the last
+    // event shown (`at`), so the characters already on their way are sent again on resume, not lost.
+    const wasFollowing = pausing && this.abort !== null;
+    if (pausing) this.abort?.abort();
+    let status = null;
     try {
       const response = await fetch(`${this.data.api}/${action}`, {
-        method: "POST", credentials: "same-origin", headers: { "X-Tutor-Request": "1" } });
+        method: "POST", credentials: "same-origin",
+        headers: { "X-Tutor-Request": "1", "Content-Type": "application/json" },
+        body: JSON.stringify(pausing ? { at: this.cursor } : {}) });
       const body = await response.json().catch(() => ({}));
-      if (!response.ok) { this.say("error", body?.error?.message || this.t.live_failed); return; }
-      if (action === "resume") this.follow();
-      else if (!this.abort) this.ended("paused"); // nothing was streaming here: the pause is the news
+      if (!response.ok) this.say("error", body?.error?.message || this.t.live_failed);
+      else status = body.status;
     } catch (error) {
       this.say("error", this.t.live_failed);
     } finally {
       button.removeAttribute("aria-busy");
     }
+    if (status === "paused" && pausing) this.ended("paused");
+    else if (status || wasFollowing) this.follow(); // resumed, ended meanwhile, or a failed pause: go on from here
   }
 
   takeOver() { this.follow(); }

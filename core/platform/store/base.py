@@ -47,6 +47,10 @@ class Store(Protocol):
         """Set the status (and the reader when given) if the current status is in ``expect`` (None = any).
         Returns the new state, or None if the condition failed or the session is gone."""
 
+    def rewind(self, session_id: str, step: int, position: int, *, ttl: int) -> dict | None:
+        """Move a paused session's cursor back to (step, position), never forward: only if the session is paused and
+        (step, position) is not after its cursor. Returns the new state, or None if the condition failed."""
+
     def delete_session(self, session_id: str) -> None: ...
 
     # --- event logs (append-only, one per generation) ---

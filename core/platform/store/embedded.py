@@ -99,6 +99,17 @@ class EmbeddedStore:
             return self._load(conn, session_id)
 
     @map_sqlite_errors()
+    def rewind(self, session_id, step, position, *, ttl):
+        with self._tx() as conn:
+            changed = conn.execute(
+                "update sessions set step = ?, position = ?, expires_at = ?,"
+                " data = json_set(data, '$.last_activity', ?)"
+                " where id = ? and status = ? and expires_at > ? and (position > ? or (position = ? and step >= ?))",
+                (step, position, now() + ttl, now(), session_id, SessionStatus.PAUSED, now(), position, position,
+                 step)).rowcount
+            return self._load(conn, session_id) if changed == 1 else None
+
+    @map_sqlite_errors()
     def delete_session(self, session_id: str) -> None:
         with self._tx() as conn:
             conn.execute("delete from sessions where id = ?", (session_id,))

@@ -33,6 +33,17 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
+_REWIND = """
+local s = redis.call('HMGET', KEYS[1], 'status', 'step', 'position')
+if s[1] ~= ARGV[5] then return 0 end
+local step, position = tonumber(ARGV[1]), tonumber(ARGV[2])
+local at_step, at_position = tonumber(s[2]), tonumber(s[3])
+if position > at_position or (position == at_position and step > at_step) then return 0 end
+redis.call('HSET', KEYS[1], 'step', ARGV[1], 'position', ARGV[2], 'last_activity', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
 _APPEND = """
 local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', 10000, '0-' .. seq, 'e', ARGV[1])
@@ -84,6 +95,7 @@ class RedisStore:
         self.prefix = prefix
         self._advance = self.client.register_script(_ADVANCE)
         self._set_status = self.client.register_script(_SET_STATUS)
+        self._rewind = self.client.register_script(_REWIND)
         self._append = self.client.register_script(_APPEND)
         self._refresh = self.client.register_script(_REFRESH)
         self._release = self.client.register_script(_RELEASE)
@@ -117,6 +129,13 @@ class RedisStore:
         key = self._key("session", session_id)
         args = [status, "0" if reader is None else "1", ttl, now(), reader or "", *(expect or ())]
         if not self._set_status(keys=[key], args=args):
+            return None
+        return _decode(self.client.hgetall(key))
+
+    @map_redis_errors()
+    def rewind(self, session_id, step, position, *, ttl):
+        key = self._key("session", session_id)
+        if not self._rewind(keys=[key], args=[step, position, ttl, now(), SessionStatus.PAUSED]):
             return None
         return _decode(self.client.hgetall(key))
 
