@@ -88,7 +88,7 @@ def library_list(tutor: Tutor, args) -> int:
 
 def ask(tutor: Tutor, args) -> int:
     identity = tutor.identity_by_email(args.user)
-    state = tutor.ask(identity, args.question, language=args.lang or identity.language)
+    state = tutor.ask(identity, args.question, language=args.lang or identity.language, fresh=args.fresh)
     return _play(tutor, identity, state["id"], tutor.stream(identity, state["id"]), args)
 
 
@@ -204,6 +204,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--user", required=True, help="email of the user to act as (not authenticated)")
         if name == "ask":
             sub.add_argument("--lang", choices=["es", "en"])
+            sub.add_argument("--fresh", action="store_true",
+                             help="another explanation from the model (1 credit), even if an answer is stored")
         sub.add_argument("--json", action="store_true")
         sub.add_argument("--max-chunks", type=int)
         sub.set_defaults(run=run)

@@ -351,6 +351,40 @@ def test_a_process_killed_mid_generation(make_tutor, backend, ai, data_dir, noti
         assert [tutor.credits.balance(who) for who in (bea, cai, eva)] == [10, 10, 9]
 
 
+def test_a_process_killed_mid_fresh_generation_is_refunded_although_an_answer_is_stored(
+        make_tutor, backend, ai, data_dir):
+    """"Otra explicación" (``--fresh``) of a question with an approved answer, its process killed mid-way: the
+    stored answer does not stop the refund (the asker never got the new one); the next fresh asker refunds it."""
+    question = "¿Qué es la energía potencial?"
+    settings = {**backend, **ai, "TUTOR_GENERATION_LOCK_MS": "1500", "TUTOR_CHUNK_DELAY_MS": "0"}
+    with FakeAI() as model:
+        settings["OPENAI_BASE_URL"] = model.base_url
+        tutor = make_tutor(**settings)
+        ana, eva = (register(tutor, f"{name}@example.org") for name in ("ana", "eva"))
+        stored = tutor.ask(eva, question)
+        assert list(tutor.stream(eva, stored["id"]))[-1]["event"] == "explanation_complete"
+        model.tokens_per_second = 40
+        env = {"PATH": os.environ["PATH"], "TUTOR_DATA_DIR": str(data_dir), **settings}
+        asker = subprocess.Popen([sys.executable, "-m", "core", "ask", question, "--fresh", "--user",
+                                  "ana@example.org", "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            while '"content_chunk"' not in (line := asker.stdout.readline()):
+                assert line, "the asking process ended before its first chunk"
+            asker.send_signal(signal.SIGKILL)
+            asker.wait(10)
+        finally:
+            asker.kill()
+            asker.stdout.close()
+        question_hash = stored["question_hash"]
+        wait_until(lambda: tutor.store.holder(lock_name(question_hash)) is None, what="the dead lock to expire")
+        assert ledger_of(tutor, ana) == [(-1, "generation"), (10, "starting")]
+        model.tokens_per_second = None
+        again = tutor.ask(eva, question, fresh=True)  # holding the lock now, it refunds the dead one
+        assert list(tutor.stream(eva, again["id"]))[-1]["event"] == "explanation_complete"
+        assert ledger_of(tutor, ana) == [(1, "refund_lock_expired"), (-1, "generation"), (10, "starting")]
+        assert tutor.credits.balance(ana) == 10 and tutor.credits.balance(eva) == 8
+
+
 # --- (e) Redis lost while a generation is running -----------------------------------------------------------------
 
 def test_redis_lost_during_a_generation_refunds_and_caches_nothing(make_tutor, own_redis, ai):

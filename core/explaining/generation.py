@@ -66,7 +66,7 @@ class Generations:
                     self.store.release(lock_name(question.hash), token)
                     return "cached", cached.id
                 self._refund_dead_ones(question.hash)
-                paid = self._pay(question, token, user_id)
+                paid = self._pay(question, token, user_id, fresh)
                 self._spawn(question, token, user_id, paid, fresh)
                 return "generating", token
             holder = self.store.holder(lock_name(question.hash))
@@ -84,14 +84,22 @@ class Generations:
 
     def refund_dead(self, question_hash: str, token: str) -> bool:
         """Refund the asker of generation ``token``, found dead (its lock expired, its log has no end), unless its
-        answer got cached after all. At most once per generation; never raises (a failure is logged)."""
+        answer got cached after all — an approved answer does not count against a ``fresh`` generation (another
+        explanation): its asker never got the new one. At most once per generation; never raises (a failure is
+        logged)."""
         if self.credits is None:
             return False
         try:
-            return self.cache.lookup(question_hash) is None and self.credits.refund_dead(token)
+            if self.cache.lookup(question_hash) is not None and not self._was_fresh(question_hash, token):
+                return False
+            return self.credits.refund_dead(token)
         except Exception:
             log.exception("could not refund dead generation %s", token[:8])
             return False
+
+    def _was_fresh(self, question_hash: str, token: str) -> bool:
+        return any(started.get("generation") == token and started.get("fresh")
+                   for _, started in self.store.read(starts_log(question_hash)))
 
     def _refund_dead_ones(self, question_hash: str) -> None:
         """Holding the question's lock, so none of its earlier generations is alive: refund those that never ended.
@@ -103,10 +111,10 @@ class Generations:
             if not ends:
                 self.refund_dead(question_hash, started["generation"])
 
-    def _pay(self, question, token: str, user_id: str | None) -> bool:
+    def _pay(self, question, token: str, user_id: str | None, fresh: bool = False) -> bool:
         try:
-            self.store.append(starts_log(question.hash), {"type": "started", "generation": token, "at": time.time()},
-                              LOG_TTL_S)
+            self.store.append(starts_log(question.hash),
+                              {"type": "started", "generation": token, "at": time.time(), "fresh": fresh}, LOG_TTL_S)
             if self.credits is None or user_id is None:
                 return False
             self.credits.debit(user_id, question.hash, token)
