@@ -40,6 +40,11 @@ def chats() -> list[dict]:
     return [row for row in tutor.history.sessions(identity) if row["kind"] == "chat"]
 
 
+def chat_title(row: dict) -> str:
+    title = row["title"] or "…"
+    return me.t("chat_step_title", title=title, step=row["parent_step"]) if row.get("parent_step") else title
+
+
 def main() -> None:
     chat_id = st.query_params.get("chat") or ss.get("chat_id")
     rows = chats()
@@ -61,7 +66,7 @@ def main() -> None:
             ss["chat_pick"] = chat_id
             st.selectbox(me.t("chat_pick"), options=[None] + list(titles), key="chat_pick", on_change=_pick_chat,
                          format_func=lambda i: me.t("chat_new") if i is None else
-                         f"{titles[i]['title'] or '…'} · {local_time(titles[i]['updated_at'], st.context.timezone)}",
+                         f"{chat_title(titles[i])} · {local_time(titles[i]['updated_at'], st.context.timezone)}",
                          width=420)
         st.button(me.t("chat_new"), key="chat_new", icon=":material/add_comment:", on_click=_new_chat)
     if chat_id and titles[chat_id].get("parent_session_id"):

@@ -42,7 +42,8 @@ def _delete(session_id: str) -> None:
 
 
 def title_of(row: dict) -> str:
-    return row.get("question") or row.get("title") or "…"
+    title = row.get("question") or row.get("title") or "…"
+    return me.t("chat_step_title", title=title, step=row["parent_step"]) if row.get("parent_step") else title
 
 
 def status_of(row: dict) -> str:

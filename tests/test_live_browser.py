@@ -218,4 +218,4 @@ def test_asking_about_a_step_opens_the_chat_on_that_step(server, context):
     page.locator(key("chat_input") + " textarea").wait_for()
     me = identity(tutor, "eve@example.org")
     chats = [r for r in tutor.history.sessions(me) if r["kind"] == "chat"]
-    assert any(r["title"].endswith("· 2") for r in chats)
+    assert [(r["title"], r["parent_step"]) for r in chats] == [(lesson.question.text, 2)]

@@ -144,6 +144,10 @@ def test_a_chat_on_a_step_shows_the_step_and_links_back_to_it(tutor, with_ai, la
     [link] = box.get("page_link")
     assert link.proto.label == t("chat_back_to_step", lang, step=2)
     assert link.proto.query_string == f"session={session_id}&step=2"
+    # the picker words the step in the page's language ("… · paso 2"), not a bare number
+    [picker] = [s for s in at.selectbox if s.key == "chat_pick"]
+    assert any(o.startswith(t("chat_step_title", lang, title=lesson.question.text, step=2) + " · ")
+               for o in picker.options), picker.options
 
 
 @LANGUAGES

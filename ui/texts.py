@@ -117,6 +117,7 @@ TEXTS: dict[str, dict[str, str | dict[str, str]]] = {
                    "en": "Type below to start talking with the tutor."},
     "chat_about": {"es": "Sobre: {title}", "en": "About: {title}"},
     "chat_on_step": {"es": "Sobre el paso {step} de «{question}»", "en": "About step {step} of “{question}”"},
+    "chat_step_title": {"es": "{title} · paso {step}", "en": "{title} · step {step}"},
     "chat_back": {"es": "Volver a la explicación", "en": "Back to the explanation"},
     "chat_back_to_step": {"es": "Volver a la explicación, paso {step}", "en": "Back to the explanation, step {step}"},
     # --- the sidebar: credits and classes (ui/app.py) ---

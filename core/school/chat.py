@@ -55,7 +55,7 @@ class Chats:
             steps = self._explanation_steps(parent)
             if step is not None and not 1 <= step <= max(1, len(steps)):
                 raise NotFound()
-            title = title or (f"{parent.title} · {step}" if step else parent.title)
+            title = title or parent.title  # the step is the row's parent_step: pages word it in their language
         if self.limits is not None:
             self.limits.check(identity, "new_chat")
         session_id = db.new_id()

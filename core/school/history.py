@@ -44,7 +44,7 @@ class History:
         wanted = search_key(_search_text(search))
         t = db.tutor_sessions
         query = (sa.select(t.c.id, t.c.kind, t.c.title, t.c.question, t.c.status, t.c.step, t.c.position,
-                           t.c.language, t.c.created_at, t.c.updated_at, t.c.parent_session_id)
+                           t.c.language, t.c.created_at, t.c.updated_at, t.c.parent_session_id, t.c.parent_step)
                  .where(t.c.user_id == identity.user_id).order_by(t.c.updated_at.desc(), t.c.created_at.desc()))
         if not wanted:
             query = query.limit(limit)
