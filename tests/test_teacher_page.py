@@ -899,7 +899,8 @@ def test_in_a_browser_a_teacher_sees_kpis_charts_and_downloads_csv_and_a_student
 
 def test_every_canvas_error_has_words_in_both_languages():
     """The editor says what is wrong with a drawing in the page's language, for every code core's canvas raises."""
-    source = (Path(__file__).parent.parent / "core" / "content" / "canvas.py").read_text(encoding="utf-8")
+    content = Path(__file__).parent.parent / "core" / "content"
+    source = "".join((content / name).read_text(encoding="utf-8") for name in ("canvas.py", "expressions.py"))
     codes = set(re.findall(r'CanvasError\(f?"(?:[^"\\]|\\.)*", "([a-z_]+)"', source)) | {"expression"}
     assert len(codes) >= 15
     for code in codes:
