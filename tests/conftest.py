@@ -161,7 +161,7 @@ def cheap_password_hashes():
     cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(accounts, "_hasher", cheap)
-        patch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not a password"))
+        patch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("not a password"))
         yield production
 
 
