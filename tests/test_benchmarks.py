@@ -16,7 +16,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from browser_support import require_browser
 from conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +25,7 @@ from benchmarks import KEYS, QUICK_SKIPPED, SCHEMA  # noqa: E402
 from benchmarks.browser_bench import first_words  # noqa: E402
 from benchmarks.common import percentile, servers_configured  # noqa: E402
 from benchmarks.load_bench import _figures  # noqa: E402
+from browser_support import require_browser
 
 EXACT = {"singleflight_provider_calls": 1, "singleflight_provider_calls_threads": 1,
          "singleflight_provider_calls_processes": 1, "pause_chunks_after": 0}
