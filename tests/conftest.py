@@ -148,6 +148,23 @@ def redis_url(redis_server):
 
 # --- the tutor itself --------------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Passwords registered and checked in this process are hashed with argon2id at its cheapest cost (argon2-cffi's
+    ``profiles.CHEAPEST``, meant for tests): still real hashes and real checks, but each costs well under a
+    millisecond instead of ~0.3 s, and the suite registers and signs in hundreds of users. Yields the production
+    hasher (tests/test_accounts.py checks its cost). Subprocesses (the CLI, ``streamlit run``) keep the real cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from core.school import accounts
+    production = accounts._hasher
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", cheap)
+        patch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("not a password"))
+        yield production
+
+
 @pytest.fixture
 def data_dir(tmp_path):
     path = tmp_path / "data"

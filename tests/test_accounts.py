@@ -29,6 +29,17 @@ def test_register_and_authenticate(accounts):
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
 
 
+def test_production_passwords_cost_what_argon2_recommends(accounts, cheap_password_hashes, monkeypatch):
+    """The suite hashes cheaply (tests/conftest.py); the app uses argon2id's RFC 9106 low-memory profile."""
+    from core.school import accounts as module
+    monkeypatch.setattr(module, "_hasher", cheap_password_hashes)
+    accounts.register("ana@example.org", "correct horse 1", role="student", name="Ana", language="es")
+    with accounts.engine.connect() as conn:
+        stored = conn.execute(sa.select(db.users.c.password_hash)).scalar()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert accounts.authenticate("ana@example.org", "correct horse 1").email == "ana@example.org"
+
+
 @pytest.mark.parametrize("email, password, fields, code", [
     ("not-an-email", "otter-42-moss", {}, "invalid_email"),
     ("a@b", "otter-42-moss", {}, "invalid_email"),

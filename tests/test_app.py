@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import jwt
 import pytest
+from app_support import PASSWORD, new_app, sign_in, signed_in
 from streamlit.testing.v1 import AppTest
 
 from core.content.library import load_lessons
 from core.errors import AuthError
 from core.school.auth import load_or_create_secret
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 LESSONS = load_lessons()
 LESSON_ES = next(l for l in LESSONS if l.question.language == "es" and
                  sum(len(s.canvas_commands) for s in l.answer.steps) >= 5)
 LESSON_EN = next(l for l in LESSONS if l.question.language == "en")
-PASSWORD = "otter-42-moss"
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------
@@ -51,25 +49,8 @@ def ai_settings(settings, ai, monkeypatch):
     return settings
 
 
-def new_app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=30)
-
-
 def identity(tutor, email):
     return tutor.identity_of(tutor.accounts.by_email(email))
-
-
-def signed_in(email: str = "ana@example.org", password: str = PASSWORD) -> AppTest:
-    at = new_app().run()
-    return sign_in(at, email, password)
-
-
-def sign_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
-    at.text_input(key="login_email").input(email)
-    at.text_input(key="login_password").input(password)
-    at.button(key="login_submit").click().run()
-    assert not at.exception, at.exception
-    return at
 
 
 def markdown_in(at: AppTest, key: str) -> list[str]:

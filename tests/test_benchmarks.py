@@ -16,15 +16,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import IN_CI, unavailable
+from conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import KEYS, QUICK_SKIPPED, SCHEMA  # noqa: E402
 from benchmarks.browser_bench import first_words  # noqa: E402
-from benchmarks.common import CHROMIUM, percentile, servers_configured  # noqa: E402
+from benchmarks.common import percentile, servers_configured  # noqa: E402
 from benchmarks.load_bench import _figures  # noqa: E402
+from browser_support import require_browser
 
 EXACT = {"singleflight_provider_calls": 1, "singleflight_provider_calls_threads": 1,
          "singleflight_provider_calls_processes": 1, "pause_chunks_after": 0}
@@ -60,12 +61,7 @@ def test_first_words_skip_maths_and_markup():
 
 @pytest.mark.timeout(900)  # both backends, a browser, 10 live sessions and the API: minutes
 def test_quick_run_writes_every_key_with_its_setup(tmp_path):
-    if not Path(CHROMIUM).exists():
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        unavailable("playwright (python) is not installed")
+    require_browser()
     skip_servers = servers_configured(os.environ)
     if IN_CI and skip_servers:
         pytest.fail(f"CI=true but {skip_servers}", pytrace=False)

@@ -8,17 +8,25 @@ Set ``TUTOR_SCREENSHOTS=<folder>`` to also save the screenshots used in the READ
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import unavailable
+from browser_support import (
+    PASSWORD,
+    TIMEOUT_MS,
+    chromium,
+    key,
+    require_browser,
+    screenshot,
+    server_settings,
+    sign_in,
+    streamlit_running,
+)
 
-from benchmarks.common import StreamlitServer
-from core import SETTINGS, create_tutor
+from core import create_tutor
 from core.content.answers import validate_answer
 from core.content.library import load_lessons
 from core.content.mathtext import formula_spans
@@ -27,10 +35,6 @@ from core.platform.i18n import WAITING_PHRASES
 from core.testing.fakeai import FakeAI, build_answer
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("TUTOR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PASSWORD = "otter-42-moss"
 LESSONS = load_lessons()
 LESSON = next(l for l in LESSONS if l.question.language == "es" and
               sum(len(s.canvas_commands) for s in l.answer.steps) >= 5 and "$" not in "".join(
@@ -38,7 +42,6 @@ LESSON = next(l for l in LESSONS if l.question.language == "es" and
 OTHER = next(l for l in LESSONS if l.question.language == "es" and l is not LESSON)
 XSS_QUESTION = "¿Qué dibuja la pizarra de prueba?"
 XSS_TEXT = "<script>alert(1)</script>"
-TIMEOUT_MS = 60_000  # a wait, not a measurement: generous on a loaded 2-core machine
 GENERATED_QUESTION = "¿Qué es un número primo?"
 LONG_REPLY = " ".join(["Un número primo solo se divide entre 1 y entre sí mismo, como $7$ o $13$."] * 20)
 
@@ -61,16 +64,9 @@ def _xss_answer():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real ``streamlit run`` on loopback with two students and a teacher; yields (base url, tutor)."""
-    if not Path(CHROMIUM).exists():
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        unavailable("playwright (python) is not installed")
+    require_browser()
     data = tmp_path_factory.mktemp("browser-data")
-    settings = {s.name: str(s.default) for s in SETTINGS}
-    settings.update(TUTOR_DATA_DIR=str(data), TUTOR_CHUNK_DELAY_MS="80", TUTOR_CHUNK_SIZE="20",
-                    TUTOR_DEFAULT_LANGUAGE="es")
+    settings = server_settings(data, TUTOR_CHUNK_DELAY_MS="80", TUTOR_CHUNK_SIZE="20", TUTOR_DEFAULT_LANGUAGE="es")
     tutor = create_tutor(settings, environ={}, env_file=None)  # no provider here: the server has the fake one
     tutor.accounts.register("ana@example.org", PASSWORD, name="Ana", language="es")
     tutor.accounts.register("eve@example.org", PASSWORD, name="Eve", language="es")
@@ -83,25 +79,18 @@ def server(tmp_path_factory):
                   reply_for=lambda messages: LONG_REPLY).start()
     settings.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="test", TUTOR_AI_MAX_RETRIES="0")
 
-    env = {k: v for k, v in os.environ.items() if k not in settings}
-    env.update(settings)
-    streamlit = StreamlitServer(data, env)
     try:
-        streamlit.start(timeout=60)  # a server that does not start raises with its log
-        yield streamlit.url, tutor
+        with streamlit_running(data, settings) as url:
+            yield url, tutor
     finally:
-        streamlit.stop()
         tutor.close()
         fake.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -121,18 +110,6 @@ def dialogs(context):
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-
-def key(name: str) -> str:
-    return f".st-key-{name}"
-
-
-def sign_in(page, base: str, email: str, path: str = "/") -> None:
-    page.goto(base + path)
-    page.locator(key("login_email") + " input").fill(email)
-    page.locator(key("login_password") + " input").fill(PASSWORD)
-    page.locator(key("login_submit") + " button").click()
-    page.locator(key("logout") + " button").wait_for()
-
 
 def ask(page, question: str) -> None:
     page.locator(key("question") + " textarea").fill(question)
@@ -168,13 +145,6 @@ def plain_tail(content: str, words: int = 4) -> str:
             break
     assert len(run) >= 2, content
     return " ".join(run)
-
-
-def screenshot(page, name: str) -> None:
-    folder = os.environ.get("TUTOR_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 # --- tests --------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Whiteboard commands: validation, safe expressions and SVG rendering (core.content.canvas)."""
+"""Whiteboard commands: validation, safe expressions and SVG rendering (core.content.canvas, core.content.expressions)."""
 from __future__ import annotations
 
 import logging
@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from core.content.canvas import (
     CanvasError,
     commands_until,
-    compile_expression,
     validate_command,
     validate_commands,
 )
+from core.content.expressions import compile_expression
 from core.content.svg import render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"

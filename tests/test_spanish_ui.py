@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from app_support import PASSWORD, new_app, signed_in
 from streamlit.testing.v1 import AppTest
 
 from core.content.library import load_lessons
@@ -22,8 +22,6 @@ from core.platform import i18n as core_i18n
 from ui import texts
 from ui.texts import TEXTS, plural_forms, t
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-PASSWORD = "otter-42-moss"
 LESSONS = load_lessons()
 LESSON = {language: next(lesson for lesson in LESSONS if lesson.question.language == language)
           for language in ("es", "en")}
@@ -233,22 +231,13 @@ def not_in_catalogue(labels: list[str], data: list[str], language: str) -> list[
     return odd
 
 
-def sign_in(email: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="login_email").input(email)
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button(key="login_submit").click().run()
-    assert not at.exception, at.exception
-    return at
-
-
 def visits(world, language: str):
     """Each page as the users see it: (name, AppTest after the run)."""
     made = world.build(language)
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = new_app()
     at.session_state["lang"] = language
     yield "login", at.run()
-    at = sign_in(f"ana-{language}@example.org")
+    at = signed_in(f"ana-{language}@example.org")
     yield "ask (home)", at
     for session in ("lesson", "generated"):
         at.switch_page("app_pages/ask.py")
@@ -263,7 +252,7 @@ def visits(world, language: str):
     yield "history", at.run()
     at.button(key=f"delete_{made['lesson']}").click()
     yield "history (deleting)", at.run()
-    at = sign_in(f"profe-{language}@example.org")
+    at = signed_in(f"profe-{language}@example.org")
     at.switch_page("app_pages/teacher.py")
     yield "teacher", at.run()
     at.selectbox(key="teacher_answer").set_value(made["answer"])

@@ -3,9 +3,8 @@ things cost, joining a class), the chat on a step (its title, its first words, t
 hint, and editing a question or asking for another explanation."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from app_support import PASSWORD, signed_in
 from streamlit.testing.v1 import AppTest
 
 from core.content.library import load_lessons
@@ -14,8 +13,6 @@ from core.school.chat import excerpt
 from ui.render import message_markdown, plain_markdown
 from ui.texts import t
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-PASSWORD = "otter-42-moss"
 LESSON = {language: next(lesson for lesson in load_lessons() if lesson.question.language == language)
           for language in ("es", "en")}
 NEW_QUESTION = {"es": "¿Cuánto es 7 por 8?", "en": "What is 7 times 8?"}
@@ -40,15 +37,6 @@ def with_ai(app_settings, ai, monkeypatch):
 def student(tutor, lang: str, name: str = "Ana"):
     user = tutor.accounts.register(f"{name.lower()}-{lang}@example.org", PASSWORD, name=name, language=lang)
     return tutor.identity_of(user)
-
-
-def signed_in(email: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="login_email").input(email)
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button(key="login_submit").click().run()
-    assert not at.exception, at.exception
-    return at
 
 
 def sidebar_texts(at: AppTest) -> list[str]:

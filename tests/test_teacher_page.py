@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from app_support import PASSWORD, new_app, signed_in
 from streamlit.testing.v1 import AppTest
 
-from benchmarks.common import StreamlitServer
-from core import SETTINGS, create_tutor
+from core import create_tutor
 from core.content.library import load_lessons
 from core.errors import AIError, Forbidden
 from core.platform import db
@@ -44,9 +43,7 @@ from ui.teacher_view import (
 from ui.texts import TEXTS, t
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "streamlit_app.py")
 PAGE = str(ROOT / "app_pages" / "teacher.py")
-PASSWORD = "otter-42-moss"
 LESSONS = {lesson.name: lesson for lesson in load_lessons()}
 ALGEBRA = LESSONS["01_ecuacion_segundo_grado"]
 GEOMETRY = LESSONS["07_teorema_pitagoras"]
@@ -177,11 +174,7 @@ def media(monkeypatch):
 
 
 def teacher_page(email: str = "teo@example.org") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="login_email").input(email)
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button(key="login_submit").click().run()
-    assert not at.exception, at.exception
+    at = signed_in(email)
     at.switch_page("app_pages/teacher.py").run()
     assert not at.exception, at.exception
     return at
@@ -404,7 +397,7 @@ def test_a_teacher_cannot_select_another_teachers_class(world):
     assert metrics(at)["Estudiantes activos"] == "1 / 1"
 
     # forged in the session: Teo's class is not one of hers (a fresh tab, so the widget has no state yet)
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = new_app()
     at.session_state["token"] = world.tutor.token_for(world.other_teacher)
     at.run()
     at.session_state["teacher_class"] = world.klass.id
@@ -430,10 +423,7 @@ def test_an_admin_can_pick_any_class(world):
 
 def test_a_student_gets_no_teacher_content(world):
     from ui.app import Who
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="login_email").input("ana@example.org")
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button(key="login_submit").click().run()
+    at = signed_in("ana@example.org")
     with pytest.raises(ValueError):
         at.switch_page("app_pages/teacher.py")  # not even registered for a student
 
@@ -776,130 +766,112 @@ def test_presentation_helpers():
 
 # --- one real browser -----------------------------------------------------------------------------------------------
 
-def screenshot(page, name: str, *, full_page: bool) -> None:
-    folder = os.environ.get("TUTOR_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real ``streamlit run`` on loopback over a seeded class (plus earlier days); yields (base url, world)."""
-    from conftest import unavailable
-    from test_browser import CHROMIUM
-    if not Path(CHROMIUM).exists():
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from browser_support import require_browser, server_settings, streamlit_running
+    require_browser()
     data = tmp_path_factory.mktemp("teacher-browser")
-    settings = {s.name: str(s.default) for s in SETTINGS}
-    settings.update(TUTOR_DATA_DIR=str(data), TUTOR_CHUNK_DELAY_MS="0", TUTOR_DEFAULT_LANGUAGE="es")
+    settings = server_settings(data, TUTOR_CHUNK_DELAY_MS="0", TUTOR_DEFAULT_LANGUAGE="es")
     tutor = create_tutor(settings, environ={}, env_file=None)
     world = seed(tutor)
     past_days(world)
-    env = {k: v for k, v in os.environ.items() if k not in settings}
-    env.update(settings)
-    streamlit = StreamlitServer(data, env)
     try:
-        streamlit.start(timeout=60)  # a server that does not start raises with its log
-        yield streamlit.url, world
+        with streamlit_running(data, settings) as url:
+            yield url, world
     finally:
-        streamlit.stop()
         tutor.close()
 
 
 def test_in_a_browser_a_teacher_sees_kpis_charts_and_downloads_csv_and_a_student_sees_nothing(server):
-    from playwright.sync_api import sync_playwright
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, key, sign_in
+    from browser_support import chromium, key, screenshot, sign_in
     base, world = server
     teo = me(world, world.teacher)
     start, end = last_30_days()
     kpis = world.tutor.frames.kpis(teo, world.klass.id, start, end)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1250}, locale="es-ES",
+                                      accept_downloads=True)
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        sign_in(page, base, "teo@example.org", path="/teacher")
+        values = page.locator(key("teacher_kpis") + " [data-testid='stMetricValue']")
+        values.nth(5).wait_for()
+        shown = values.all_inner_texts()
+        assert shown == [f"{kpis['active_students']} / {kpis['students']}", str(kpis["questions"]),
+                         percent(kpis["cache_hit_rate"], "es"), percent(kpis["completion_rate"], "es"),
+                         duration(kpis["avg_time_to_complete_s"]), str(kpis["ai_errors"])]
+        drawn = page.locator(key("teacher_chart_per_day") + " [data-testid='stVegaLiteChart']").locator(
+            "svg.marks, canvas")
+        drawn.first.wait_for()
+        assert drawn.first.bounding_box()["height"] > 100
+        assert page.locator(key("teacher_chart_topics") + " [data-testid='stVegaLiteChart'] svg.marks, "
+                            + key("teacher_chart_topics") + " [data-testid='stVegaLiteChart'] canvas").count() == 1
+        page.locator(key("teacher_csv_per_day") + " button").wait_for()
+        page.wait_for_timeout(500)  # let the charts settle before the picture
+        screenshot(page, "teacher-overview", full_page=True)
+
+        with page.expect_download() as download:
+            page.locator(key("teacher_csv_top_questions") + " button").click()
+        served = Path(download.value.path()).read_bytes()
+        assert served == to_csv(world.tutor.frames.top_questions(teo, world.klass.id, start, end))
+        assert download.value.suggested_filename == csv_file_name(world.klass.name, "top_questions", start, end)
+
+        # the struggles chart gives every bar row its height (it was 120 px for any number of rows)
+        page.get_by_role("tab", name="Dificultades").click()
+        bars = page.locator(key("teacher_chart_struggles") + " [data-testid='stVegaLiteChart']").locator(
+            "svg.marks, canvas").first
+        bars.wait_for()
+        rows = min(len(world.tutor.frames.struggle_points(teo, world.klass.id, start, end)), MAX_BARS)
+        assert rows >= 2 and bars.bounding_box()["height"] >= rows * ROW_PX + 30  # the bars, then axis and legend
+        page.wait_for_timeout(500)
+        screenshot(page, "teacher-struggles", full_page=True)
+
+        page.get_by_role("tab", name="Respuestas").click()
+        answer_id = world.tutor.cache.lookup(GEOMETRY.question.hash).id
+        picker = page.locator(key("teacher_answer"))
+        picker.click()
+        page.get_by_role("option", name=GEOMETRY.question.text[:40], exact=False).first.click()
+        board = page.locator(key("teacher_board_1") + " svg")
+        board.wait_for()
+        assert board.locator("script").count() == 0
+        assert world.tutor.curation.get(teo, answer_id)["preview"][0]["svg"] is not None
+        picker.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
+        screenshot(page, "teacher-library", full_page=False)
+        page.get_by_role("tab", name="Editar").click()
+        page.locator(key("teacher_edit_board_1") + " svg").wait_for()  # the board previewed from the table
+        page.locator(key("teacher_step_1_board_1")).wait_for()
+        page.wait_for_timeout(300)
+        screenshot(page, "teacher-editor", full_page=False)
+        page.get_by_role("tab", name="Así la ve el estudiante").click()
+
+        # retire (with its confirmation) and approve again: the answer stays open across both reruns
+        page.locator(key("teacher_retire") + " button").click()
+        page.locator(key("teacher_retire_yes") + " button").click()
+        page.get_by_text("Respuesta retirada.").wait_for()
+        page.locator(key("teacher_approve") + " button").click()
+        page.get_by_text("Respuesta aprobada: la caché la servirá.").wait_for()
+        assert world.tutor.curation.get(teo, answer_id)["status"] == "approved"
+
+        student = browser.new_context(viewport={"width": 1400, "height": 900}, locale="es-ES")
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1250}, locale="es-ES",
-                                          accept_downloads=True)
-            context.set_default_timeout(20_000)
-            page = context.new_page()
-            sign_in(page, base, "teo@example.org", path="/teacher")
-            values = page.locator(key("teacher_kpis") + " [data-testid='stMetricValue']")
-            values.nth(5).wait_for()
-            shown = values.all_inner_texts()
-            assert shown == [f"{kpis['active_students']} / {kpis['students']}", str(kpis["questions"]),
-                             percent(kpis["cache_hit_rate"], "es"), percent(kpis["completion_rate"], "es"),
-                             duration(kpis["avg_time_to_complete_s"]), str(kpis["ai_errors"])]
-            drawn = page.locator(key("teacher_chart_per_day") + " [data-testid='stVegaLiteChart']").locator(
-                "svg.marks, canvas")
-            drawn.first.wait_for()
-            assert drawn.first.bounding_box()["height"] > 100
-            assert page.locator(key("teacher_chart_topics") + " [data-testid='stVegaLiteChart'] svg.marks, "
-                                + key("teacher_chart_topics") + " [data-testid='stVegaLiteChart'] canvas").count() == 1
-            page.locator(key("teacher_csv_per_day") + " button").wait_for()
-            page.wait_for_timeout(500)  # let the charts settle before the picture
-            screenshot(page, "teacher-overview", full_page=True)
-
-            with page.expect_download() as download:
-                page.locator(key("teacher_csv_top_questions") + " button").click()
-            served = Path(download.value.path()).read_bytes()
-            assert served == to_csv(world.tutor.frames.top_questions(teo, world.klass.id, start, end))
-            assert download.value.suggested_filename == csv_file_name(world.klass.name, "top_questions", start, end)
-
-            # the struggles chart gives every bar row its height (it was 120 px for any number of rows)
-            page.get_by_role("tab", name="Dificultades").click()
-            bars = page.locator(key("teacher_chart_struggles") + " [data-testid='stVegaLiteChart']").locator(
-                "svg.marks, canvas").first
-            bars.wait_for()
-            rows = min(len(world.tutor.frames.struggle_points(teo, world.klass.id, start, end)), MAX_BARS)
-            assert rows >= 2 and bars.bounding_box()["height"] >= rows * ROW_PX + 30  # the bars, then axis and legend
-            page.wait_for_timeout(500)
-            screenshot(page, "teacher-struggles", full_page=True)
-
-            page.get_by_role("tab", name="Respuestas").click()
-            answer_id = world.tutor.cache.lookup(GEOMETRY.question.hash).id
-            picker = page.locator(key("teacher_answer"))
-            picker.click()
-            page.get_by_role("option", name=GEOMETRY.question.text[:40], exact=False).first.click()
-            board = page.locator(key("teacher_board_1") + " svg")
-            board.wait_for()
-            assert board.locator("script").count() == 0
-            assert world.tutor.curation.get(teo, answer_id)["preview"][0]["svg"] is not None
-            picker.evaluate("e => e.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(300)
-            screenshot(page, "teacher-library", full_page=False)
-            page.get_by_role("tab", name="Editar").click()
-            page.locator(key("teacher_edit_board_1") + " svg").wait_for()  # the board previewed from the table
-            page.locator(key("teacher_step_1_board_1")).wait_for()
-            page.wait_for_timeout(300)
-            screenshot(page, "teacher-editor", full_page=False)
-            page.get_by_role("tab", name="Así la ve el estudiante").click()
-
-            # retire (with its confirmation) and approve again: the answer stays open across both reruns
-            page.locator(key("teacher_retire") + " button").click()
-            page.locator(key("teacher_retire_yes") + " button").click()
-            page.get_by_text("Respuesta retirada.").wait_for()
-            page.locator(key("teacher_approve") + " button").click()
-            page.get_by_text("Respuesta aprobada: la caché la servirá.").wait_for()
-            assert world.tutor.curation.get(teo, answer_id)["status"] == "approved"
-
-            student = browser.new_context(viewport={"width": 1400, "height": 900}, locale="es-ES")
-            try:
-                other = student.new_page()
-                sign_in(other, base, "ana@example.org", path="/teacher")
-                other.get_by_text("Esta página no está disponible para tu cuenta.").wait_for()
-                assert other.locator(key("teacher_kpis")).count() == 0
-                assert other.locator("[data-testid='stMetric']").count() == 0
-                assert other.locator(key("teacher_class")).count() == 0
-                assert other.get_by_text(world.klass.join_code).count() == 0
-                assert other.locator("[data-testid='stDownloadButton']").count() == 0
-            finally:
-                student.close()
+            other = student.new_page()
+            sign_in(other, base, "ana@example.org", path="/teacher")
+            other.get_by_text("Esta página no está disponible para tu cuenta.").wait_for()
+            assert other.locator(key("teacher_kpis")).count() == 0
+            assert other.locator("[data-testid='stMetric']").count() == 0
+            assert other.locator(key("teacher_class")).count() == 0
+            assert other.get_by_text(world.klass.join_code).count() == 0
+            assert other.locator("[data-testid='stDownloadButton']").count() == 0
         finally:
-            browser.close()
+            student.close()
 
 
 def test_every_canvas_error_has_words_in_both_languages():
     """The editor says what is wrong with a drawing in the page's language, for every code core's canvas raises."""
-    source = (Path(__file__).parent.parent / "core" / "content" / "canvas.py").read_text(encoding="utf-8")
+    content = Path(__file__).parent.parent / "core" / "content"
+    source = "".join((content / name).read_text(encoding="utf-8") for name in ("canvas.py", "expressions.py"))
     codes = set(re.findall(r'CanvasError\(f?"(?:[^"\\]|\\.)*", "([a-z_]+)"', source)) | {"expression"}
     assert len(codes) >= 15
     for code in codes:

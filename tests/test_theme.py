@@ -8,22 +8,26 @@
 """
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import unavailable
+from browser_support import (
+    PASSWORD,
+    TIMEOUT_MS,
+    chromium,
+    require_browser,
+    server_settings,
+    sign_in,
+    streamlit_running,
+)
 
-from benchmarks.common import StreamlitServer
-from core import SETTINGS, create_tutor
+from core import create_tutor
 from ui.texts import t
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
 THEME = CONFIG["theme"]
-PASSWORD = "otter-42-moss"
-TIMEOUT_MS = 60_000  # a wait for the app on a loaded machine, not a measurement
 WHITE = "#ffffff"  # Streamlit writes primary buttons' labels in white in both themes
 
 
@@ -73,47 +77,29 @@ def test_the_app_keeps_its_other_settings():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from test_browser import CHROMIUM
-    if not Path(CHROMIUM).exists():
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    require_browser()
     data = tmp_path_factory.mktemp("theme")
-    settings = {s.name: str(s.default) for s in SETTINGS}
-    settings.update(TUTOR_DATA_DIR=str(data), TUTOR_DEFAULT_LANGUAGE="es")
+    settings = server_settings(data, TUTOR_DEFAULT_LANGUAGE="es")
     tutor = create_tutor(settings, environ={}, env_file=None)
     tutor.register("ana@example.org", PASSWORD, name="Ana", language="es")
     tutor.register("bob@example.org", PASSWORD, name="Bob", language="en")
-    environ = {k: v for k, v in os.environ.items() if k not in settings} | settings
-    streamlit = StreamlitServer(data, environ)
     try:
-        streamlit.start(timeout=90)
-        yield streamlit.url
+        with streamlit_running(data, settings, timeout=90) as url:
+            yield url
     finally:
-        streamlit.stop()
         tutor.close()
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-    from test_browser import CHROMIUM, CHROMIUM_ARGS
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def open_page(browser, scheme: str = "light"):
     context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="es-ES", color_scheme=scheme)
     context.set_default_timeout(TIMEOUT_MS)
     return context, context.new_page()
-
-
-def sign_in(page, base: str, email: str) -> None:
-    page.goto(base + "/")
-    page.locator(".st-key-login_email input").fill(email)
-    page.locator(".st-key-login_password input").fill(PASSWORD)
-    page.locator(".st-key-login_submit button").click()
-    page.locator(".st-key-logout button").wait_for()
 
 
 def background_is_dark(page) -> bool:

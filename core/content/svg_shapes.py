@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .canvas import DEFAULT_COLOR, PALETTE, PLOT_SAMPLES, CanvasError, clean_text, compile_expression
+from .canvas import DEFAULT_COLOR, PALETTE, PLOT_SAMPLES, CanvasError, clean_text
+from .expressions import compile_expression
 
 _PIXEL_LIMIT = 1e5
 

@@ -10,6 +10,7 @@ bumps it, which invalidates every token issued to that user so far.
 """
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import unicodedata
@@ -34,8 +35,13 @@ MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale; 3 is "safely unguessable: moderate
 ZXCVBN_CHARS = 100  # zxcvbn's cost grows with length; what follows the first 100 characters only adds strength
 
 _hasher = PasswordHasher()
-# A hash to verify against when the email is unknown, so timing does not reveal which emails exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the email is unknown, so timing does not reveal which emails exist. Made on
+    first use, not on import: every process that imports core (each CLI call, each server) would pay ~0.3 s."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ class Accounts:
             row = conn.execute(sa.select(db.users).where(db.users.c.email == email)).first()
         password = password if _is_text(password) else ""  # still verified, so timing says nothing either
         try:
-            _hasher.verify(row.password_hash if row and row.password_hash else _DUMMY_HASH, password)
+            _hasher.verify(row.password_hash if row and row.password_hash else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             raise AuthError("auth_failed") from None
         if row is None or row.password_hash is None:
