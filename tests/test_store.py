@@ -104,6 +104,15 @@ def test_locks_are_exclusive_and_expire(store):
     assert store.release("gen:x", "b") and store.holder("gen:x") is None
 
 
+def test_held_names_in_one_call(store):
+    assert store.held([]) == set()
+    assert store.acquire("watch:a", "1", 300) and store.acquire("watch:b", "1", 5000)
+    assert store.held(["watch:a", "watch:b", "watch:c"]) == {"watch:a", "watch:b"}
+    time.sleep(0.45)
+    assert store.held(["watch:a", "watch:b"]) == {"watch:b"}
+    assert store.held([f"watch:{i}" for i in range(1200)] + ["watch:b"]) == {"watch:b"}
+
+
 def test_one_winner_among_racing_lockers(store):
     winners = []
     barrier = threading.Barrier(8)

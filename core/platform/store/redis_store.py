@@ -156,6 +156,13 @@ class RedisStore:
         return self.client.get(self._key("lock", name))
 
     @map_redis_errors()
+    def held(self, names: list[str]) -> set[str]:
+        if not names:
+            return set()
+        tokens = self.client.mget([self._key("lock", name) for name in names])
+        return {name for name, token in zip(names, tokens) if token is not None}
+
+    @map_redis_errors()
     def hit_window(self, key: str, limit: int, window_s: float) -> float:
         return float(self._hit_window(keys=[self._key("rate", key)], args=[limit, window_s, uuid.uuid4().hex]))
 
