@@ -26,6 +26,7 @@ from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t
 from ..platform.metrics import Metrics
 from ..platform.store import SessionStatus
+from .cursors import Cursors
 from .generation import Generations
 from .generation_log import Source, lock_name
 from .reading import Reader, blocking, event
@@ -45,6 +46,7 @@ class Explanations:
         self.limits = limits
         self.metrics = metrics or Metrics()
         self.matcher = matcher
+        self.cursors = Cursors(engine)  # the readers' periodic cursor saves, written in batches
 
     # --- starting ------------------------------------------------------------------------------------------------
 

@@ -209,12 +209,12 @@ class Reader:
 
     def _maybe_save(self) -> None:
         """The cursor to the database every few seconds of reading (a session store that loses its data is rebuilt
-        from it); counted in chunks too, so that a loaded server does not spend its time on these writes."""
+        from it); counted in chunks too, so that a loaded server does not spend its time on these writes. A
+        background thread writes it (``cursors.Cursors``), never the thread that paces this reader."""
         self.unsaved_chunks += 1
         if self.unsaved_chunks >= DURABLE_EVERY_CHUNKS and time.monotonic() - self.last_saved >= DURABLE_EVERY_S:
             self.last_saved, self.unsaved_chunks = time.monotonic(), 0
-            self.x._save({**self.state, "step": self.step, "position": self.position,
-                          "status": SessionStatus.STREAMING})
+            self.x.cursors.save(self.state["id"], self.step, self.position)
 
     def _stopped(self):
         current = self.store.get_session(self.state["id"], self.settings.session_ttl)
