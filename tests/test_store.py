@@ -105,12 +105,12 @@ def test_locks_are_exclusive_and_expire(store):
 
 
 def test_held_names_in_one_call(store):
-    assert store.held([]) == set()
-    assert store.acquire("watch:a", "1", 300) and store.acquire("watch:b", "1", 5000)
-    assert store.held(["watch:a", "watch:b", "watch:c"]) == {"watch:a", "watch:b"}
+    assert store.held([]) == {}
+    assert store.acquire("watch:a", "1", 300) and store.acquire("watch:b", "2", 5000)
+    assert store.held(["watch:a", "watch:b", "watch:c"]) == {"watch:a": "1", "watch:b": "2"}
     time.sleep(0.45)
-    assert store.held(["watch:a", "watch:b"]) == {"watch:b"}
-    assert store.held([f"watch:{i}" for i in range(1200)] + ["watch:b"]) == {"watch:b"}
+    assert store.held(["watch:a", "watch:b"]) == {"watch:b": "2"}
+    assert store.held([f"watch:{i}" for i in range(1200)] + ["watch:b"]) == {"watch:b": "2"}
 
 
 def test_one_winner_among_racing_lockers(store):

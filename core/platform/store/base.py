@@ -58,8 +58,8 @@ class Store(Protocol):
     def refresh(self, name: str, token: str, ttl_ms: int) -> bool: ...
     def release(self, name: str, token: str) -> bool: ...
     def holder(self, name: str) -> str | None: ...
-    def held(self, names: list[str]) -> set[str]:
-        """Which of ``names`` are held now (one round trip for all)."""
+    def held(self, names: list[str]) -> dict[str, str]:
+        """The holders' tokens of those of ``names`` that are held now (one round trip for all)."""
 
     # --- sliding-window counters ---
     def hit_window(self, key: str, limit: int, window_s: float) -> float:

@@ -164,13 +164,13 @@ class EmbeddedStore:
         return row[0] if row else None
 
     @map_sqlite_errors()
-    def held(self, names: list[str]) -> set[str]:
-        found: set[str] = set()
+    def held(self, names: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         for i in range(0, len(names), 500):  # SQLite's limit on bound parameters
             part = names[i:i + 500]
-            found.update(row[0] for row in self._conn().execute(
-                f"select name from locks where name in ({','.join('?' * len(part))}) and expires_at >= ?",
-                (*part, now())))
+            found.update(self._conn().execute(
+                f"select name, token from locks where name in ({','.join('?' * len(part))}) and expires_at >= ?",
+                (*part, now())).fetchall())
         return found
 
     # --- sliding windows ---------------------------------------------------------------------------------------

@@ -156,11 +156,11 @@ class RedisStore:
         return self.client.get(self._key("lock", name))
 
     @map_redis_errors()
-    def held(self, names: list[str]) -> set[str]:
+    def held(self, names: list[str]) -> dict[str, str]:
         if not names:
-            return set()
+            return {}
         tokens = self.client.mget([self._key("lock", name) for name in names])
-        return {name for name, token in zip(names, tokens) if token is not None}
+        return {name: token for name, token in zip(names, tokens) if token is not None}
 
     @map_redis_errors()
     def hit_window(self, key: str, limit: int, window_s: float) -> float:
