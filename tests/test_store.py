@@ -63,6 +63,16 @@ def test_advance_is_conditional(store):
     assert not store.advance("missing", "r1", 0, 0, 1, 0, ttl=60)
 
 
+def test_advance_many_is_conditional_move_by_move(store):
+    store.put_session(session(), ttl=60)
+    store.put_session(session(id="s2", reader="r2"), ttl=60)
+    moves = [("s1", "r1", 1, 0, 1, 10, 60), ("s2", "r1", 1, 0, 1, 10, 60), ("missing", "r1", 0, 0, 1, 0, 60),
+             ("s1", "r1", 1, 0, 1, 20, 60)]
+    assert store.advance_many(moves) == [True, False, False, False]  # not the reader, gone, stale (after the first)
+    assert store.advance_many([]) == []
+    assert [store.get_session(s, ttl=60)["position"] for s in ("s1", "s2")] == [10, 0]
+
+
 def test_concurrent_advances_never_double_count(store):
     store.put_session(session(position=0), ttl=60)
     wins = []

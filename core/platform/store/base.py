@@ -42,6 +42,9 @@ class Store(Protocol):
         """Move the cursor from (step, position) to (new_step, new_position) only if the session is streaming,
         ``reader`` is its current reader and the cursor is still where this reader left it."""
 
+    def advance_many(self, moves: list[tuple]) -> list[bool]:
+        """``advance(*move)`` for each move, in one round trip (each still conditional on its own)."""
+
     def set_status(self, session_id: str, status: str, *, expect: tuple[str, ...] | None, ttl: int,
                    reader: str | None = None) -> dict | None:
         """Set the status (and the reader when given) if the current status is in ``expect`` (None = any).

@@ -78,14 +78,18 @@ class EmbeddedStore:
 
     @map_sqlite_errors()
     def advance(self, session_id, reader, step, position, new_step, new_position, ttl) -> bool:
-        with self._tx() as conn:
-            changed = conn.execute(
+        return self.advance_many([(session_id, reader, step, position, new_step, new_position, ttl)])[0]
+
+    @map_sqlite_errors()
+    def advance_many(self, moves: list[tuple]) -> list[bool]:
+        with self._tx() as conn:  # one transaction, one commit
+            return [conn.execute(
                 "update sessions set step = ?, position = ?, expires_at = ?,"
                 " data = json_set(data, '$.last_activity', ?)"
                 " where id = ? and status = ? and reader = ? and step = ? and position = ? and expires_at > ?",
                 (new_step, new_position, now() + ttl, now(), session_id, SessionStatus.STREAMING, reader, step,
-                 position, now())).rowcount
-        return changed == 1
+                 position, now())).rowcount == 1
+                for session_id, reader, step, position, new_step, new_position, ttl in moves]
 
     @map_sqlite_errors()
     def set_status(self, session_id, status, *, expect, ttl, reader=None):
