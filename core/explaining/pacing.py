@@ -9,12 +9,17 @@ out as ONE batch to ``deliver(items, end)`` (the API passes it to its event loop
 (``block_ms=0``) and looks again ``POLL_S`` later. ``deliver`` is called once with ``end=True`` when the reader
 ends, fails (a ``TutorError`` among the items) or is cancelled.
 
-Sharding: the readers are spread over ``SHARDS`` threads (the least loaded takes a new one). The per-chunk work is
-one conditional store write, so one thread could pace every stream of a process; the shards are there because a
-store call can be slow: a stalled Redis or PostgreSQL call (up to the store's socket timeout) holds up only the
-readers of its shard, and the others go on. With the embedded store (SQLite, one writer at a time, no network)
-the tutor uses one shard: more threads would only queue on SQLite's write lock. Pause and another tab still take effect before the next chunk: each
-chunk is sent only after the reader's conditional ``Store.advance``, whichever thread runs it.
+Cursor writes: a reader yields a ``reading.Move`` before each chunk; the shard collects the moves of all its due
+readers and writes them in ONE store call (``Store.advance_many``: a Redis pipeline, one SQLite transaction), then
+runs each reader on with its own result, round after round until all wait again. So a round costs one round trip,
+not one per chunk. Pause and another tab still take effect before the next chunk: each chunk is sent only after
+the reader's conditional write moved the cursor past it, whichever thread runs it.
+
+Sharding: the readers are spread over ``SHARDS`` threads (the least loaded takes a new one). One thread could pace
+every stream of a process; the shards are there because a store call can be slow: a stalled Redis or PostgreSQL
+call (up to the store's socket timeout) holds up only the readers of its shard, and the others go on. With the
+embedded store (SQLite, one writer at a time, no network) the tutor uses one shard: more threads would only queue
+on SQLite's write lock.
 """
 from __future__ import annotations
 

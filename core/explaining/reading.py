@@ -9,8 +9,8 @@ its own, so it can be driven two ways:
 * ``core.explaining.pacing.Pacer``: a few shared threads advance every reader of the process when it is due.
 
 Either way every chunk is sent only after a conditional write moved the cursor past it (``Store.advance``, asked
-for with a ``Move`` item whose result the driver sends back), so a
-pause, a second tab or another process takes effect before the next chunk and no character is sent twice or lost.
+for with a ``Move`` item whose result the driver sends back), so a pause, a second tab or another process takes
+effect before the next chunk and no character is sent twice or lost.
 """
 from __future__ import annotations
 
