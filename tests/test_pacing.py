@@ -210,8 +210,15 @@ def test_cursor_saves_only_move_a_streaming_session_forward(tutor):
     tutor.pause(me, paused)
     cursors.save(paused, 1, 12)  # landed after the pause: the paused cursor stays
     cursors.flush()
+    assert saved(tutor, moving, paused) == {moving: (1, 40, "streaming"), paused: (0, 0, "paused")}
+    cursors.save(paused, 1, 60)
+    tutor.resume(me, paused)  # the resume's own save drops the note: a note never lands after a newer state
+    cursors.flush()
+    assert saved(tutor, paused) == {paused: (0, 0, "streaming")}
+
+
+def saved(tutor, *sessions):
     c = db.tutor_sessions.c
     with tutor.engine.connect() as conn:
-        rows = {str(r.id): (r.step, r.position, r.status) for r in conn.execute(
-            sa.select(c.id, c.step, c.position, c.status).where(c.id.in_([moving, paused])))}
-    assert rows == {moving: (1, 40, "streaming"), paused: (0, 0, "paused")}
+        return {str(r.id): (r.step, r.position, r.status) for r in conn.execute(
+            sa.select(c.id, c.step, c.position, c.status).where(c.id.in_(sessions)))}

@@ -36,6 +36,12 @@ class Cursors:
                 self._thread = threading.Thread(target=self._run, name="cursor-saver", daemon=True)
                 self._thread.start()
 
+    def forget(self, session_id: str) -> None:
+        """Drop the session's noted cursor: a newer state is being written (a pause, which may move the cursor
+        back, the end, a failure); the note must not land after a resume."""
+        with self._lock:
+            self._noted.pop(session_id, None)
+
     def flush(self) -> None:
         with self._lock:
             noted, self._noted = self._noted, {}

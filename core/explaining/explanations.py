@@ -233,6 +233,7 @@ class Explanations:
                               question_hash=state["question_hash"], code=error.code)
 
     def _save(self, state: dict, **extra) -> None:
+        self.cursors.forget(state["id"])
         values = dict(step=int(state["step"]), position=int(state["position"]), status=state["status"],
                       updated_at=db.utcnow(), **extra)
         with self.engine.begin() as conn:
