@@ -204,21 +204,11 @@ async def paced(start: Callable[[Callable[[list, bool], None]], object], limiter
         loop.call_soon_threadsafe(arrived, items, end)  # RuntimeError once the loop is gone: the pacer stops it
 
     started: list = []  # the handle, even when this task is cancelled while the start runs
-    timer = None
     try:
         await to_thread.run_sync(lambda: started.append(start(deliver)), limiter=limiter)
-        while True:
-            if heartbeat:
-                timer = loop.call_later(heartbeat, queue.put_nowait, HEARTBEAT)
-            item = await queue.get()
-            if timer is not None:
-                timer.cancel()
-            if item is END:
-                break
+        while (item := await _next(queue, heartbeat)) is not END:
             yield item
     finally:
-        if timer is not None:
-            timer.cancel()
         for following in started:
             following.cancel()
 
@@ -264,18 +254,20 @@ async def bridge(produce: Callable[[], Iterator[dict]], limiter: anyio.CapacityL
             put(end)
 
     keep(asyncio.ensure_future(to_thread.run_sync(pump, limiter=limiter)))
-    timer = None
     try:
-        while True:
-            if heartbeat:  # a timer, not wait_for: wait_for costs a task per event
-                timer = loop.call_later(heartbeat, queue.put_nowait, HEARTBEAT)
-            item = await queue.get()
-            if timer is not None:
-                timer.cancel()
-            if item is end:
-                break
+        while (item := await _next(queue, heartbeat)) is not end:
             yield item
     finally:
         stop.set()
-        if timer is not None:
-            timer.cancel()
+
+
+async def _next(queue: asyncio.Queue, heartbeat: float | None):
+    """The queue's next item, or ``HEARTBEAT`` once ``heartbeat`` seconds pass without one (a timer, not
+    ``wait_for``: ``wait_for`` costs a task per item)."""
+    if not heartbeat:
+        return await queue.get()
+    timer = asyncio.get_running_loop().call_later(heartbeat, queue.put_nowait, HEARTBEAT)
+    try:
+        return await queue.get()
+    finally:
+        timer.cancel()

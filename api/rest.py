@@ -149,7 +149,7 @@ async def events(session_id: str, request: Request, me=Depends(caller),
         return Response(status_code=204)
     hub = request.app.state.hub
     return _event_stream(streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter,
-                                             publish=hub.publish), me.language)
+                                             publish=hub.publish, watching=hub.watching), me.language)
 
 
 @router.get("/sessions/{session_id}/live", tags=["explanations"], responses={200: {"content": {"text/event-stream": {}}}})
@@ -163,7 +163,8 @@ async def live_stream(session_id: str, request: Request, me=Depends(caller),
     snapshot = await run_in_threadpool(tutor.snapshot, me, str(session_id))
     catch_up(snapshot, have)  # a token beyond this session's text is refused before the stream starts
     hub = request.app.state.hub
-    pairs = streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter, publish=hub.publish)
+    pairs = streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter, publish=hub.publish,
+                                watching=hub.watching)
     board = live.BoardStream(str(session_id), live.drawn_before(snapshot, resolve(snapshot, have)))
     messages = sse_messages(board.translated(pairs), me.language)
     return live.response(sse(board.first), messages, request.headers.get("accept-encoding", ""))

@@ -6,7 +6,8 @@ events (the same names and data as SSE, plus ``session_id``) and ``error {code, 
 returns an acknowledgement: ``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}``.
 
 Every live explanation event, whichever client's reader sends it (SSE or Socket.IO, in any process), is emitted to
-the room ``session:<id>``; with ``REDIS_URL`` set, python-socketio's Redis manager carries it to the other processes.
+the room ``session:<id>`` while the session is watched (a client entered its room: api/watching.py); with
+``REDIS_URL`` set, python-socketio's Redis manager carries it to the other processes.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from core.errors import AuthError, InvalidInput, TutorError
 from . import streams
 from .auth import COOKIE
 from .events import Cursor, catch_up
+from .watching import Watching
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Hub:
         self.tutors = tutors
         self.limiter = anyio.CapacityLimiter(readers)
         self.readers: dict[str, asyncio.Task] = {}  # one live reader per connection
+        self.watching = Watching(self._rooms_here)
         for name in ("connect", "disconnect", "ask_question", "pause_streaming", "resume_streaming",
                      "join_session"):
             self.sio.on(name, getattr(self, "_" + name))
@@ -64,6 +67,17 @@ class Hub:
 
     async def publish(self, session_id: str, item: dict) -> None:
         await self.sio.emit(item["event"], {**item["data"], "session_id": session_id}, room=room(session_id))
+
+    def _rooms_here(self) -> list[str]:
+        """The sessions whose rooms have members connected to this process."""
+        rooms = self.sio.manager.rooms.get("/", {})
+        return [name.split(":", 1)[1] for name, members in rooms.items()
+                if members and isinstance(name, str) and name.startswith("session:")]
+
+    async def _enter(self, sid: str, tutor, session_id: str) -> None:
+        """Put the client in the session's room, marked as watched first (the session's readers then publish)."""
+        await self.watching.watch(tutor, session_id)
+        await self.sio.enter_room(sid, room(session_id))
 
     # --- handlers --------------------------------------------------------------------------------------------
 
@@ -97,7 +111,7 @@ class Hub:
 
     async def _ask(self, sid, me, tutor, body: AskQuestion) -> dict:
         state = await run_in_threadpool(lambda: tutor.ask(me, body.question, language=body.language))
-        await self.sio.enter_room(sid, room(state["id"]))
+        await self._enter(sid, tutor, state["id"])
         self._start_reader(sid, me, tutor, state["id"])
         return {"session_id": state["id"], "status": state["status"]}
 
@@ -105,7 +119,7 @@ class Hub:
         async def run(sid, me, tutor, body: SessionRef) -> dict:
             state = await run_in_threadpool(getattr(tutor, action), me, body.session_id)
             if action == "resume" and state["status"] == "streaming":
-                await self.sio.enter_room(sid, room(body.session_id))
+                await self._enter(sid, tutor, body.session_id)
                 self._start_reader(sid, me, tutor, body.session_id)
             return {"session_id": body.session_id, "status": state["status"], "step": state["step"],
                     "position": state["position"]}
@@ -113,8 +127,9 @@ class Hub:
 
     async def _join(self, sid, me, tutor, body: Join) -> dict:
         snapshot = await run_in_threadpool(tutor.snapshot, me, body.session_id)  # ownership first
-        await self.sio.enter_room(sid, room(body.session_id))
-        if body.last_position is not None:
+        await self._enter(sid, tutor, body.session_id)
+        if body.last_position is not None:  # read after the mark: every later event reaches the room
+            snapshot = await run_in_threadpool(tutor.snapshot, me, body.session_id)
             for item in catch_up(snapshot, Cursor.parse(body.last_position)):
                 await self.sio.emit(item["event"], {**item["data"], "session_id": body.session_id}, to=sid)
         return {"session_id": body.session_id, "status": snapshot["status"], "step": snapshot["step"],
@@ -129,7 +144,8 @@ class Hub:
     async def _read(self, sid, me, tutor, session_id: str) -> None:
         try:
             async for item, _ in streams.explanation(tutor, me, session_id, None, limiter=self.limiter,
-                                                     publish=self.publish, heartbeat=None):
+                                                     publish=self.publish, watching=self.watching,
+                                                     heartbeat=None):
                 if item is not None and item["event"] == "taken_over":  # the rest went to the room
                     await self.sio.emit(item["event"], {**item["data"], "session_id": session_id}, to=sid)
         except TutorError as error:

@@ -1,13 +1,15 @@
 """The live streams shared by SSE and Socket.IO: an explanation from a reconnect point, and a chat reply.
 
 Each yields ``(event, id)`` pairs. Every live explanation event is also handed to ``publish`` (the Socket.IO room of
-the session, across processes when Redis is configured), so clients following a session see what its reader sends.
+the session, across processes when Redis is configured, when someone watches it: api/watching.py), so clients
+following a session see what its reader sends.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
+from functools import partial
 from typing import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -16,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from core.errors import TutorError
 
 from .events import END, HEARTBEAT, TERMINAL, Cursor, bridge, catch_up, cursor_of, keep, paced, resolve, truncate
+from .watching import Held, Watching
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, dict], Awaitable[None]]
@@ -23,17 +26,21 @@ HEARTBEAT_S = 15.0
 
 
 async def explanation(tutor, identity, session_id: str, have: Cursor | None, *, limiter: anyio.CapacityLimiter,
-                      publish: Publish | None = None, heartbeat: float | None = HEARTBEAT_S
-                      ) -> AsyncIterator[tuple[dict | None, str | None]]:
+                      publish: Publish | None = None, watching: Watching | None = None,
+                      heartbeat: float | None = HEARTBEAT_S) -> AsyncIterator[tuple[dict | None, str | None]]:
     """Follow a session as a new reader (taking over from any other, as a second tab does), first sending what a
     client holding ``have`` is missing. ``(None, None)`` is a heartbeat. The reader is paced by the tutor's shared
-    pacer (``tutor.follow``); ``limiter`` bounds the worker threads that run reader starts."""
+    pacer (``tutor.follow``); ``limiter`` bounds the worker threads that run reader starts. With ``watching``, the
+    events go to ``publish`` only while the session is watched (api/watching.py)."""
     reader = f"api.{uuid.uuid4().hex}"
     tee = None
     if publish is not None:
         tee = asyncio.Queue()
-        keep(asyncio.ensure_future(_publish_all(tee, session_id, publish, identity.language)))
+        keep(asyncio.ensure_future(_publish_all(tee, session_id, publish, identity.language, watching)))
+
     def start(deliver):
+        if watching is not None:
+            watching.check(tutor, session_id)
         return tutor.follow(identity, session_id, reader=reader, deliver=deliver)
 
     live = paced(start, limiter, heartbeat, tee)
@@ -44,13 +51,24 @@ async def explanation(tutor, identity, session_id: str, have: Cursor | None, *, 
         await live.aclose()  # a client that left stops the reader at its next event
 
 
-async def _publish_all(events: asyncio.Queue, session_id: str, publish: Publish, language: str) -> None:
-    """Hand every live event to ``publish`` in order, until the reader's end (outliving its client)."""
+async def _publish_all(events: asyncio.Queue, session_id: str, publish: Publish, language: str,
+                       watching: Watching | None) -> None:
+    """Hand every live event to ``publish`` in order, until the reader's end (outliving its client); with
+    ``watching``, only while the session is watched (``watching.Held``)."""
+    if watching is None:
+        return await _send_all(events, language, partial(publish, session_id), session_id)
+    held = Held(watching, session_id, publish)
+    with watching.streaming(session_id):
+        await _send_all(events, language, held.send, session_id)
+        await held.close()
+
+
+async def _send_all(events: asyncio.Queue, language: str, send, session_id: str) -> None:
     while (item := await events.get()) is not END:
         if isinstance(item, TutorError):
             item = item.to_event(language)
         try:
-            await publish(session_id, item)
+            await send(item)
         except Exception:
             log.exception("could not publish an event of session %s", session_id)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any, Mapping
 
 from .content import library
@@ -205,6 +206,26 @@ class Tutor:
         ends it) and ``end=True`` exactly once. ``.cancel()`` on the result stops the reader (a client that left)."""
         return self.pacer.follow(self.explanations.steps(identity, session_id, reader=reader), deliver)
 
+    def watch(self, session_id: str, seconds: float) -> int:
+        """Mark a session as watched by a live client for ``seconds`` (any process sees it; the caller checked the
+        client may see the session). Returns the mark's position: the session's cursor (a global character
+        position) read before it was first marked. See api/watching.py."""
+        name, ttl_ms = _watch_name(session_id), round(seconds * 1000)
+        for _ in range(3):  # a mark that lapses between two calls is set again
+            current = self.store.holder(name)
+            if current and self.store.refresh(name, current, ttl_ms):
+                return int(current.split(":")[0])
+            state = self.store.get_session(session_id, self.settings.session_ttl) or {}
+            position = int(state.get("position") or 0)
+            if self.store.acquire(name, f"{position}:{uuid.uuid4().hex}", ttl_ms):
+                return position
+        return 0
+
+    def watched(self, session_ids: list[str]) -> dict[str, int]:
+        """The sessions among these that are marked as watched now, with their marks' positions (one store call)."""
+        held = self.store.held([_watch_name(s) for s in session_ids])
+        return {s: int(held[_watch_name(s)].split(":")[0]) for s in session_ids if _watch_name(s) in held}
+
     def pause(self, identity: Identity, session_id: str, *, at: tuple[int, int] | None = None) -> dict:
         """Pause the explanation; ``at`` = ``(step, position)``: back at the character the student saw (a client
         that received more than it showed), never forward."""
@@ -277,6 +298,7 @@ class Tutor:
     def close(self) -> None:
         self.metrics.stop()
         self.pacer.close()
+        self.explanations.cursors.close()
         self.generations.wait()
         self.store.close()
         self.engine.dispose()
@@ -346,6 +368,10 @@ class Tutor:
         if self.has_provider or not authorization.is_admin(identity):
             return None
         return t("ai_setup_hint", identity.language)
+
+
+def _watch_name(session_id: str) -> str:
+    return f"watch:{session_id}"
 
 
 def _account_key(email: Any) -> str:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(180)
 def api(request, tmp_path_factory, postgres_server, redis_server):
     data = tmp_path_factory.mktemp(f"sio-{request.param}")
     with deployment(request.param, data, postgres_server, redis_server) as made:
-        made.start(data)
+        made.start(data, count=2 if request.param == "servers" else 1)  # servers: rooms across two processes
         yield made
 
 
@@ -151,3 +151,58 @@ def test_refusals_come_back_as_error_events(api, listeners):
                               ("join_session", {"session_id": sid, "last_position": "bad"}, "invalid_event_id")):
         ack = (other if code == "forbidden" or "etc" in str(data) else client).call(event, data)
         assert not ack["ok"] and ack["error"]["code"] == code and ack["error"]["message"], (event, data, ack)
+
+
+def text_by_position(events: list) -> str:
+    """The text of ``content_chunk`` events as a joiner puts it together: a live event on its way at the join can
+    come before the catch-up and again in it (see join_session), so a chunk counts only where it continues the text."""
+    text = ""
+    for name, data in events:
+        start = data["position"] - len(data["chunk"]) if name == "content_chunk" else None
+        if start is not None and start <= len(text) < data["position"]:
+            text += data["chunk"][len(text) - start:]
+    return text
+
+
+def test_a_watcher_joining_mid_stream_gets_the_catch_up_then_every_live_event(api, listeners):
+    """Nobody watched the session when its reader started (read over SSE, in the other process when there are
+    two), so its events were not published; the joiner gets what it misses, then the live events to the end."""
+    import httpx
+    me, headers = api.user()
+    joined = []
+
+    def join_at_the_second_chunk(got):
+        if not joined and sum(1 for n, *_ in got if n == "content_chunk") == 2:
+            joined.append(follower.call("join_session", {"session_id": sid, "last_position": "0:0:0"}))
+        return False
+
+    with httpx.Client(base_url=api.servers[-1].url, timeout=30) as http:
+        sid = http.post("/api/v1/sessions", json={"question": QUESTION}, headers=headers).json()["session_id"]
+        follower = listeners(api.url, token_of(headers))
+        read = read_events(http, f"/api/v1/sessions/{sid}/events", headers, until=join_at_the_second_chunk)
+    assert joined[0]["ok"] and joined[0]["status"] == "streaming"
+    followed = follower.until("explanation_complete")
+    assert text_of(read) == text_by_position(followed) == FULL_TEXT
+
+
+def test_a_session_nobody_watches_is_not_published(api):
+    if not api.settings.get("REDIS_URL"):
+        pytest.skip("only a Redis deployment publishes rooms between processes")
+    import httpx
+    import redis
+    me, headers = api.user()
+    client = redis.Redis.from_url(api.settings["REDIS_URL"])
+    channel = client.pubsub(ignore_subscribe_messages=True)
+    channel.subscribe(api.settings["TUTOR_REDIS_PREFIX"] + "socketio")
+    try:
+        with httpx.Client(base_url=api.url, timeout=30) as http:
+            sid = http.post("/api/v1/sessions", json={"question": QUESTION}, headers=headers).json()["session_id"]
+            read = read_events(http, f"/api/v1/sessions/{sid}/events", headers)
+        assert text_of(read) == FULL_TEXT
+        published = []
+        while (message := channel.get_message(timeout=1.0)) is not None:
+            published.append(message["data"])
+        assert not [m for m in published if sid.encode() in m]
+    finally:
+        channel.close()
+        client.close()

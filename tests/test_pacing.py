@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from test_generated_pause import STEPS, whole_text
 from core.content.library import load_lessons
 from core.errors import StoreError
 from core.explaining.pacing import Pacer
+from core.platform import db
 from core.testing.fakeai import FakeAI, build_answer
 
 LESSONS = load_lessons()[:5]
@@ -196,3 +198,27 @@ def test_an_answer_being_generated_streams_under_the_pacer(make_tutor, backend, 
         assert rest.wait()[-1]["event"] == "explanation_complete"
         assert text_of(events) + text_of(rest.events) == whole_text(question)
         tutor.generations.wait()
+
+
+def test_cursor_saves_only_move_a_streaming_session_forward(tutor):
+    me = register(tutor, "ana@example.org")
+    moving, paused = (tutor.ask(me, lesson.question.text)["id"] for lesson in LESSONS[:2])
+    cursors = tutor.explanations.cursors
+    cursors.save(moving, 1, 40)
+    cursors.flush()
+    cursors.save(moving, 1, 30)  # a stale reader's save after a newer one: ignored
+    tutor.pause(me, paused)
+    cursors.save(paused, 1, 12)  # landed after the pause: the paused cursor stays
+    cursors.flush()
+    assert saved(tutor, moving, paused) == {moving: (1, 40, "streaming"), paused: (0, 0, "paused")}
+    cursors.save(paused, 1, 60)
+    tutor.resume(me, paused)  # the resume's own save drops the note: a note never lands after a newer state
+    cursors.flush()
+    assert saved(tutor, paused) == {paused: (0, 0, "streaming")}
+
+
+def saved(tutor, *sessions):
+    c = db.tutor_sessions.c
+    with tutor.engine.connect() as conn:
+        return {str(r.id): (r.step, r.position, r.status) for r in conn.execute(
+            sa.select(c.id, c.step, c.position, c.status).where(c.id.in_(sessions)))}

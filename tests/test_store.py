@@ -76,6 +76,16 @@ def test_rewind_moves_a_paused_cursor_back_never_forward(store):
     assert store.rewind("missing", 1, 0, ttl=60) is None
 
 
+def test_advance_many_is_conditional_move_by_move(store):
+    store.put_session(session(), ttl=60)
+    store.put_session(session(id="s2", reader="r2"), ttl=60)
+    moves = [("s1", "r1", 1, 0, 1, 10, 60), ("s2", "r1", 1, 0, 1, 10, 60), ("missing", "r1", 0, 0, 1, 0, 60),
+             ("s1", "r1", 1, 0, 1, 20, 60)]
+    assert store.advance_many(moves) == [True, False, False, False]  # not the reader, gone, stale (after the first)
+    assert store.advance_many([]) == []
+    assert [store.get_session(s, ttl=60)["position"] for s in ("s1", "s2")] == [10, 0]
+
+
 def test_concurrent_advances_never_double_count(store):
     store.put_session(session(position=0), ttl=60)
     wins = []
@@ -115,6 +125,15 @@ def test_locks_are_exclusive_and_expire(store):
     assert store.holder("gen:x") is None
     assert store.acquire("gen:x", "b", 1000)
     assert store.release("gen:x", "b") and store.holder("gen:x") is None
+
+
+def test_held_names_in_one_call(store):
+    assert store.held([]) == {}
+    assert store.acquire("watch:a", "1", 300) and store.acquire("watch:b", "2", 5000)
+    assert store.held(["watch:a", "watch:b", "watch:c"]) == {"watch:a": "1", "watch:b": "2"}
+    time.sleep(0.45)
+    assert store.held(["watch:a", "watch:b"]) == {"watch:b": "2"}
+    assert store.held([f"watch:{i}" for i in range(1200)] + ["watch:b"]) == {"watch:b": "2"}
 
 
 def test_one_winner_among_racing_lockers(store):

@@ -27,6 +27,7 @@ from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t
 from ..platform.metrics import Metrics
 from ..platform.store import SessionStatus
+from .cursors import Cursors
 from .generation import Generations
 from .generation_log import Source, lock_name
 from .reading import Reader, blocking, event
@@ -46,6 +47,7 @@ class Explanations:
         self.limits = limits
         self.metrics = metrics or Metrics()
         self.matcher = matcher
+        self.cursors = Cursors(engine)  # the readers' periodic cursor saves, written in batches
 
     # --- starting ------------------------------------------------------------------------------------------------
 
@@ -251,6 +253,7 @@ class Explanations:
                               question_hash=state["question_hash"], code=error.code)
 
     def _save(self, state: dict, **extra) -> None:
+        self.cursors.forget(state["id"])
         values = dict(step=int(state["step"]), position=int(state["position"]), status=state["status"],
                       updated_at=db.utcnow(), **extra)
         with self.engine.begin() as conn:

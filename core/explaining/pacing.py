@@ -9,12 +9,17 @@ out as ONE batch to ``deliver(items, end)`` (the API passes it to its event loop
 (``block_ms=0``) and looks again ``POLL_S`` later. ``deliver`` is called once with ``end=True`` when the reader
 ends, fails (a ``TutorError`` among the items) or is cancelled.
 
-Sharding: the readers are spread over ``SHARDS`` threads (the least loaded takes a new one). The per-chunk work is
-one conditional store write, so one thread could pace every stream of a process; the shards are there because a
-store call can be slow: a stalled Redis or PostgreSQL call (up to the store's socket timeout) holds up only the
-readers of its shard, and the others go on. With the embedded store (SQLite, one writer at a time, no network)
-the tutor uses one shard: more threads would only queue on SQLite's write lock. Pause and another tab still take effect before the next chunk: each
-chunk is sent only after the reader's conditional ``Store.advance``, whichever thread runs it.
+Cursor writes: a reader yields a ``reading.Move`` before each chunk; the shard collects the moves of all its due
+readers and writes them in ONE store call (``Store.advance_many``: a Redis pipeline, one SQLite transaction), then
+runs each reader on with its own result, round after round until all wait again. So a round costs one round trip,
+not one per chunk. Pause and another tab still take effect before the next chunk: each chunk is sent only after
+the reader's conditional write moved the cursor past it, whichever thread runs it.
+
+Sharding: the readers are spread over ``SHARDS`` threads (the least loaded takes a new one). One thread could pace
+every stream of a process; the shards are there because a store call can be slow: a stalled Redis or PostgreSQL
+call (up to the store's socket timeout) holds up only the readers of its shard, and the others go on. With the
+embedded store (SQLite, one writer at a time, no network) the tutor uses one shard: more threads would only queue
+on SQLite's write lock.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import time
 from typing import Callable, Iterator
 
 from ..errors import TutorError
-from .reading import Wait, resume
+from .reading import Move, Wait, resume
 
 log = logging.getLogger(__name__)
 SHARDS = 4
@@ -44,6 +49,7 @@ class Following:
         self._shard = shard
         self._lock = threading.Lock()  # the caller's thread starts the reader, a shard goes on with it
         self._wait: Wait | None = None
+        self._move: Move | None = None  # the cursor write it waits for, once the shard has made it
         self.due = time.monotonic()  # when the shard last ran it (or was to)
         self.cancelled = False
         self.ended = False
@@ -52,8 +58,9 @@ class Following:
         self.cancelled = True
         self._shard.wake(self)
 
-    def advance(self) -> Wait | None:
-        """Run the reader to its next wait, deliver the batch; the wait, or None once it has ended."""
+    def advance(self, moved: bool | Exception | None = None) -> Wait | Move | None:
+        """Run the reader to its next wait or cursor write, deliver the batch; that wait or ``Move``, or None once
+        it has ended. After a ``Move``, ``moved`` is its result (or the store's error, raised in the reader)."""
         batch: list = []
         with self._lock:
             if self.ended:
@@ -61,11 +68,18 @@ class Following:
             if self.cancelled:
                 return self._close()
             try:
-                item = resume(self._steps, self._wait)
-                while not isinstance(item, Wait):
+                if self._move is not None:
+                    self._move = None
+                    item = self._steps.throw(moved) if isinstance(moved, Exception) else self._steps.send(moved)
+                else:
+                    item = resume(self._steps, self._wait)
+                while not isinstance(item, (Wait, Move)):
                     batch.append(item)
                     item = next(self._steps)
-                self._wait = item
+                if isinstance(item, Move):
+                    self._move = item
+                else:
+                    self._wait = item
             except StopIteration:
                 self.ended = True
             except TutorError as error:
@@ -76,7 +90,7 @@ class Following:
                 batch.append(TutorError("error"))
                 self.ended = True
         self._hand(batch, self.ended)
-        return None if self.ended else self._wait
+        return None if self.ended else self._move or self._wait
 
     def close(self) -> None:
         with self._lock:
@@ -108,7 +122,9 @@ class Pacer:
     def follow(self, steps: Iterator, deliver: Deliver) -> Following:
         shard = min(self._shards, key=lambda s: s.load)
         following = Following(steps, deliver, shard)
-        wait = following.advance()  # the start, in the caller's thread
+        wait = following.advance()  # the start, in the caller's thread, its moves one by one
+        while isinstance(wait, Move):
+            wait = following.advance(_run(wait))
         if wait is not None:
             shard.add(following, wait)
         return following
@@ -184,7 +200,7 @@ class _Shard:
                     due.append(heapq.heappop(self._heap)[2])
             for following in woken:  # cancelled: closed now, its heap entry is dropped when it comes up
                 following.close()
-            again = [(f, w) for f in due if not f.ended and (w := f.advance()) is not None]
+            again = _rounds([f for f in due if not f.ended])
             with self._cond:
                 for following, wait in again:
                     self._push(following, wait)
@@ -204,3 +220,35 @@ class _Shard:
             self._heap.clear()
         for following in left:
             following.close()
+
+
+def _rounds(due: list[Following]) -> list[tuple[Following, Wait]]:
+    """Advance the due readers to their next waits: each round writes the cursor moves of all the readers that
+    asked for one in one store call (``advance_many``), then runs each of them on with its result."""
+    waiting, moving = [], [(f, f.advance()) for f in due]
+    while moving:
+        moves = [(f, w) for f, w in moving if isinstance(w, Move)]
+        waiting += [(f, w) for f, w in moving if isinstance(w, Wait)]
+        moving = [(f, w) for (f, _), moved in zip(moves, _run_all([w for _, w in moves]))
+                  if (w := f.advance(moved)) is not None]
+    return waiting
+
+
+def _run_all(moves: list[Move]) -> list:
+    """Each move's result, or the store's error (for each move of a store call that failed)."""
+    if not moves:
+        return []
+    store = moves[0].store
+    if any(m.store is not store for m in moves) or not hasattr(store, "advance_many"):
+        return [_run(m) for m in moves]
+    try:
+        return store.advance_many([m.args for m in moves])
+    except Exception as error:
+        return [error] * len(moves)
+
+
+def _run(move: Move):
+    try:
+        return move.run()
+    except Exception as error:
+        return error

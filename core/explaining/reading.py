@@ -8,8 +8,9 @@ its own, so it can be driven two ways:
   and blocks on the generation log in the calling thread;
 * ``core.explaining.pacing.Pacer``: a few shared threads advance every reader of the process when it is due.
 
-Either way every chunk is sent only after a conditional write moved the cursor past it (``Store.advance``), so a
-pause, a second tab or another process takes effect before the next chunk and no character is sent twice or lost.
+Either way every chunk is sent only after a conditional write moved the cursor past it (``Store.advance``, asked
+for with a ``Move`` item whose result the driver sends back), so a pause, a second tab or another process takes
+effect before the next chunk and no character is sent twice or lost.
 """
 from __future__ import annotations
 
@@ -42,6 +43,31 @@ class Wait:
     follow: Callable[[int], None] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Move:
+    """The conditional cursor write (``Store.advance(*args)``) the reader needs before it goes on: the driver sends
+    back whether the cursor moved (or throws the store's error into the reader). A shared pacer writes the moves of
+    all its due readers in one store call (``Store.advance_many``)."""
+
+    store: object
+    args: tuple
+
+    def run(self) -> bool:
+        return self.store.advance(*self.args)
+
+
+def settle(steps: Iterator, item):
+    """Run the reader's moves one by one, here, until it yields something else (``StopIteration`` at the end)."""
+    while isinstance(item, Move):
+        try:
+            moved = item.run()
+        except Exception as error:
+            item = steps.throw(error)
+        else:
+            item = steps.send(moved)
+    return item
+
+
 def resume(steps: Iterator, wait: Wait | None, block_ms: int = 0):
     """The next item of ``steps`` after ``wait``: a generation's log is read first (blocking up to ``block_ms``);
     a failed read is raised inside the reader, where it keeps its cursor. ``StopIteration`` at the end."""
@@ -60,7 +86,7 @@ def blocking(steps: Iterator) -> Iterator[dict]:
     try:
         while True:
             try:
-                item = resume(steps, wait, round(wait.seconds * 1000) if wait else 0)
+                item = settle(steps, resume(steps, wait, round(wait.seconds * 1000) if wait else 0))
             except StopIteration:
                 return
             wait = item if isinstance(item, Wait) else None
@@ -105,7 +131,7 @@ class Reader:
     def _play(self) -> Iterator:
         if self.step == 0:
             yield from self._wait_for_step(1)
-            if not self._move(1, 0):
+            if not (yield from self._move(1, 0)):
                 yield from self._stopped()
                 return
             yield event("explanation_start", total_steps=len(self.source.steps) if self.source.finished else None,
@@ -126,7 +152,7 @@ class Reader:
             if len(self.source.steps) <= self.step:
                 yield from self._complete()
                 return
-            if not self._move(self.step + 1, self.position):
+            if not (yield from self._move(self.step + 1, self.position)):
                 yield from self._stopped()
                 return
             yield from self._step_start(self.step)
@@ -141,7 +167,7 @@ class Reader:
             start = self.source.offset(self.step)
             for a, b in chunk_text(step.content, self.settings.chunk_size, self.position - start):
                 yield from self._pace()
-                if not self._move(self.step, start + b):
+                if not (yield from self._move(self.step, start + b)):
                     return None
                 delivered = final and b == len(step.content)
                 yield event("content_chunk", step=self.step, chunk=step.content[a:b], position=start + b,
@@ -200,21 +226,22 @@ class Reader:
         if self.source.is_final(step):
             yield from self._draw(current)
 
-    def _move(self, step: int, position: int) -> bool:
-        moved = self.store.advance(self.state["id"], self.reader, self.step, self.position, step, position,
-                                   self.settings.session_ttl)
+    def _move(self, step: int, position: int):
+        """Whether the cursor moved (the driver writes it: ``Move``)."""
+        moved = yield Move(self.store, (self.state["id"], self.reader, self.step, self.position, step, position,
+                                        self.settings.session_ttl))
         if moved:
             self.step, self.position = step, position
         return moved
 
     def _maybe_save(self) -> None:
         """The cursor to the database every few seconds of reading (a session store that loses its data is rebuilt
-        from it); counted in chunks too, so that a loaded server does not spend its time on these writes."""
+        from it); counted in chunks too, so that a loaded server does not spend its time on these writes. A
+        background thread writes it (``cursors.Cursors``), never the thread that paces this reader."""
         self.unsaved_chunks += 1
         if self.unsaved_chunks >= DURABLE_EVERY_CHUNKS and time.monotonic() - self.last_saved >= DURABLE_EVERY_S:
             self.last_saved, self.unsaved_chunks = time.monotonic(), 0
-            self.x._save({**self.state, "step": self.step, "position": self.position,
-                          "status": SessionStatus.STREAMING})
+            self.x.cursors.save(self.state["id"], self.step, self.position)
 
     def _stopped(self):
         current = self.store.get_session(self.state["id"], self.settings.session_ttl)

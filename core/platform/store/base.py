@@ -42,6 +42,9 @@ class Store(Protocol):
         """Move the cursor from (step, position) to (new_step, new_position) only if the session is streaming,
         ``reader`` is its current reader and the cursor is still where this reader left it."""
 
+    def advance_many(self, moves: list[tuple]) -> list[bool]:
+        """``advance(*move)`` for each move, in one round trip (each still conditional on its own)."""
+
     def set_status(self, session_id: str, status: str, *, expect: tuple[str, ...] | None, ttl: int,
                    reader: str | None = None) -> dict | None:
         """Set the status (and the reader when given) if the current status is in ``expect`` (None = any).
@@ -62,6 +65,8 @@ class Store(Protocol):
     def refresh(self, name: str, token: str, ttl_ms: int) -> bool: ...
     def release(self, name: str, token: str) -> bool: ...
     def holder(self, name: str) -> str | None: ...
+    def held(self, names: list[str]) -> dict[str, str]:
+        """The holders' tokens of those of ``names`` that are held now (one round trip for all)."""
 
     # --- sliding-window counters ---
     def hit_window(self, key: str, limit: int, window_s: float) -> float:

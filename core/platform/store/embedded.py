@@ -78,14 +78,18 @@ class EmbeddedStore:
 
     @map_sqlite_errors()
     def advance(self, session_id, reader, step, position, new_step, new_position, ttl) -> bool:
-        with self._tx() as conn:
-            changed = conn.execute(
+        return self.advance_many([(session_id, reader, step, position, new_step, new_position, ttl)])[0]
+
+    @map_sqlite_errors()
+    def advance_many(self, moves: list[tuple]) -> list[bool]:
+        with self._tx() as conn:  # one transaction, one commit
+            return [conn.execute(
                 "update sessions set step = ?, position = ?, expires_at = ?,"
                 " data = json_set(data, '$.last_activity', ?)"
                 " where id = ? and status = ? and reader = ? and step = ? and position = ? and expires_at > ?",
                 (new_step, new_position, now() + ttl, now(), session_id, SessionStatus.STREAMING, reader, step,
-                 position, now())).rowcount
-        return changed == 1
+                 position, now())).rowcount == 1
+                for session_id, reader, step, position, new_step, new_position, ttl in moves]
 
     @map_sqlite_errors()
     def set_status(self, session_id, status, *, expect, ttl, reader=None):
@@ -173,6 +177,16 @@ class EmbeddedStore:
         row = self._conn().execute("select token from locks where name = ? and expires_at >= ?",
                                    (name, now())).fetchone()
         return row[0] if row else None
+
+    @map_sqlite_errors()
+    def held(self, names: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for i in range(0, len(names), 500):  # SQLite's limit on bound parameters
+            part = names[i:i + 500]
+            found.update(self._conn().execute(
+                f"select name, token from locks where name in ({','.join('?' * len(part))}) and expires_at >= ?",
+                (*part, now())).fetchall())
+        return found
 
     # --- sliding windows ---------------------------------------------------------------------------------------
 

@@ -125,6 +125,23 @@ class RedisStore:
                                    SessionStatus.STREAMING]) == 1
 
     @map_redis_errors()
+    def advance_many(self, moves: list[tuple]) -> list[bool]:
+        for attempt in (1, 2):
+            with self.client.pipeline(transaction=False) as pipe:
+                for session_id, reader, step, position, new_step, new_position, ttl in moves:
+                    pipe.evalsha(self._advance.sha, 1, self._key("session", session_id), reader, step, position,
+                                 new_step, new_position, ttl, now(), SessionStatus.STREAMING)
+                results = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
+                self.client.script_load(_ADVANCE)  # a restarted Redis lost the script
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise StoreError() from result
+            return [result == 1 for result in results]
+        return []
+
+    @map_redis_errors()
     def set_status(self, session_id, status, *, expect, ttl, reader=None):
         key = self._key("session", session_id)
         args = [status, "0" if reader is None else "1", ttl, now(), reader or "", *(expect or ())]
@@ -173,6 +190,13 @@ class RedisStore:
     @map_redis_errors()
     def holder(self, name: str) -> str | None:
         return self.client.get(self._key("lock", name))
+
+    @map_redis_errors()
+    def held(self, names: list[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        tokens = self.client.mget([self._key("lock", name) for name in names])
+        return {name: token for name, token in zip(names, tokens) if token is not None}
 
     @map_redis_errors()
     def hit_window(self, key: str, limit: int, window_s: float) -> float:
