@@ -185,9 +185,8 @@ def test_a_watcher_joining_mid_stream_gets_the_catch_up_then_every_live_event(ap
     assert text_of(read) == text_by_position(followed) == FULL_TEXT
 
 
+@pytest.mark.parametrize("api", ["servers"], indirect=True)  # only a Redis deployment publishes between processes
 def test_a_session_nobody_watches_is_not_published(api):
-    if not api.settings.get("REDIS_URL"):
-        pytest.skip("only a Redis deployment publishes rooms between processes")
     import httpx
     import redis
     me, headers = api.user()
