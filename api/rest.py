@@ -39,6 +39,8 @@ class Token(BaseModel):
 class Ask(BaseModel):
     question: str
     language: str | None = Field(default=None, max_length=8)
+    stored_only: StrictBool = Field(default=False, description="serve only a stored answer (a lesson, a cached "
+                                    "one); otherwise 409 `not_stored`, with nothing created or charged")
 
 
 class Started(BaseModel):
@@ -124,10 +126,12 @@ async def health(request: Request, response: Response):
     return Health(status="ok" if ok else "degraded", **checks)
 
 
-@router.post("/sessions", status_code=201, response_model=Started, tags=["explanations"])
+@router.post("/sessions", status_code=201, response_model=Started, tags=["explanations"],
+             responses={409: {"description": "`not_stored`: `stored_only` and no stored answer matches"}})
 async def ask(body: Ask, request: Request, me=Depends(caller)):
     tutor = await tutor_of(request)
-    state = await run_in_threadpool(lambda: tutor.ask(me, body.question, language=body.language))
+    state = await run_in_threadpool(lambda: tutor.ask(me, body.question, language=body.language,
+                                                      stored_only=body.stored_only))
     return Started(session_id=state["id"], status=state["status"], cached=bool(state.get("answer_id")),
                    language=state["language"], question_hash=state["question_hash"],
                    events=f"{request.scope.get('root_path', '')}/v1/sessions/{state['id']}/events")
