@@ -1,7 +1,8 @@
 // The live explanation (ui/live.py mounts it): steps with Markdown + KaTeX, the whiteboard, Pause/Resume.
 //
 // It follows GET {api}/live?after=TOKEN (SSE over fetch: the login cookie goes along, same origin), appends each
-// text delta to its step, applies whiteboard patches (SVG parsed with DOMParser, never innerHTML), and calls
+// text delta to its step (`c` events carry the chunk alone: the position token is counted here, in code points),
+// applies whiteboard patches (SVG parsed with DOMParser, never innerHTML), and calls
 // POST {api}/pause|resume with the X-Tutor-Request header. Streamlit reruns only on `ended` and `chat` triggers.
 // Mounted on the Ask page, it also answers the form's submit itself when a stored answer matches (askStored).
 
@@ -394,6 +395,7 @@ class LiveView {
   apply(event) {
     let data;
     try { data = JSON.parse(event.data); } catch { return false; }
+    if (event.name === "c") return this.chunk(String(data), event.id);
     if (event.id) this.cursor = event.id;
     const step = data.step ? this.stepAt(data.step) : null;
     switch (event.name) {
@@ -452,6 +454,26 @@ class LiveView {
       default:
         return false;
     }
+  }
+
+  chunk(text, id) { // a text chunk of the lean wire: its position is counted here, checked at each id
+    const [number, position, done] = this.cursor.split(":").map(Number);
+    const after = position + Array.from(text).length; // code points, as Python's len
+    if (id && Number(id.split(":")[1]) !== after) return this.repair();
+    this.cursor = id || `${number}:${after}:${done}`;
+    const step = this.stepAt(number);
+    this.waiting.hidden = true;
+    step.text += text;
+    step.complete = Boolean(id); // only a step's last chunk carries an id
+    this.dirty.add(step.step);
+    this.speak(text, step.complete);
+    return false;
+  }
+
+  repair() { // the text here and the server's disagree (never expected): start again from the session itself
+    this.abort?.abort();
+    withSnapshot(this.data).then((full) => { if (this.root.isConnected) this.load(full); });
+    return true;
   }
 
   stepAt(number) {
@@ -549,7 +571,10 @@ async function withSnapshot(data) { // light data (a rerun after the end): the s
   const [snapshot, board] = await Promise.all([get("").then((r) => r.json()), get("/whiteboard.svg").then((r) => r.text())]);
   const steps = (snapshot.steps || []).map((s) => ({ step: s.step, title: s.title, text: s.text,
                                                      complete: Boolean(s.complete), check_failed: s.check_failed || [] }));
-  return { ...data, steps, board, status: snapshot.status || data.status, total_steps: snapshot.total_steps };
+  const last = snapshot.steps?.at(-1); // the token of what the snapshot holds, as ui/live.py: cursor_token
+  const cursor = last ? `${last.step}:${steps.reduce((n, s) => n + Array.from(s.text).length, 0)}:`
+    + `${(last.commands || []).length + Number(Boolean(last.complete))}` : "0:0:0";
+  return { ...data, steps, board, cursor, status: snapshot.status || data.status, total_steps: snapshot.total_steps };
 }
 
 export function mount(component) {
