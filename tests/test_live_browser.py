@@ -233,16 +233,17 @@ def test_asking_about_a_step_opens_the_chat_on_that_step(server, context):
     assert [(r["title"], r["parent_step"]) for r in chats] == [(lesson.question.text, 2)]
 
 
-def rerun_requests(page) -> list[int]:
-    """The Streamlit reruns the tab asks for (``rerun_script`` BackMsgs on its websocket), as a growing list."""
+def rerun_requests(page) -> list[str]:
+    """The Streamlit reruns the tab asks for (``rerun_script`` BackMsgs on its websocket), as a growing list of
+    their fragment ids (``""``: the whole page)."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
-    sent: list[int] = []
+    sent: list[str] = []
 
     def frame(payload) -> None:
         msg = BackMsg()
         msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
         if msg.WhichOneof("type") == "rerun_script":
-            sent.append(1)
+            sent.append(msg.rerun_script.fragment_id)
 
     page.on("websocket", lambda ws: ws.on("framesent", frame) if ws.url.endswith("/_stcore/stream") else None)
     return sent
@@ -266,7 +267,8 @@ def test_a_stored_answer_streams_with_no_rerun_until_its_end_and_stays_on_reload
     assert page.locator(key("pause") + " button").inner_text() == "Pausa"
     assert not page.locator(key("examples")).is_visible()  # the empty page's offers step aside
     page.locator(key("rate_submit") + " button").wait_for()
-    assert len(reruns) == before + 1  # one run at the end: the rating form
+    assert len(reruns) == before + 1 and reruns[-1]  # one run at the end, of the fragment with the rating form
+    assert not page.locator(key("examples")).is_visible()  # drawn for no session: still aside
     session_id = session_of(page)
     me = identity(tutor, "eve@example.org")
     done = tutor.snapshot(me, session_id)
@@ -280,6 +282,10 @@ def test_a_stored_answer_streams_with_no_rerun_until_its_end_and_stays_on_reload
     assert session_of(page) == session_id and page.locator(".tutor-question").inner_text() == lesson.question.text
     page.get_by_text("Explicación completa.").first.wait_for()
     assert page.locator(key("explanation") + " .tutor-step").count() == len(lesson.answer.steps)
+    assert page.locator(key("question") + " textarea").input_value() == ""
+    page.locator(key("edit_question")).first.locator("button").click()  # in the fragment, for the whole page
+    page.wait_for_function("([s, text]) => document.querySelector(s)?.value === text",
+                           arg=[key("question") + " textarea", lesson.question.text])
     assert dialogs == []
 
 

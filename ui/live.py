@@ -103,10 +103,12 @@ def idle_data(language: str) -> dict:
             "sessions": f"{base_path()}/api/v1/sessions"}
 
 
-def component_data(snapshot: dict, language: str, *, light: bool = False, question: str = "") -> dict:
+def component_data(snapshot: dict, language: str, *, light: bool = False, question: str = "",
+                   page_session: str | None = None) -> dict:
     """Everything the module needs, JSON-ready: the snapshot so far, URLs, the interface's words. ``light`` leaves
-    the steps and the board out (the rerun after the module reported the end: it already shows them, and fetches
-    the snapshot itself in the rare case it does not)."""
+    the steps, the board and the words out (the rerun after the module reported the end: it already shows them,
+    and fetches the snapshot itself in the rare case it does not). ``page_session``: the session the page around
+    the component was last drawn for (another one: the module keeps what the page drew for it hidden)."""
     view = ExplanationView.from_snapshot(snapshot)
     base = base_path()
     session_id = snapshot["session_id"]
@@ -115,8 +117,9 @@ def component_data(snapshot: dict, language: str, *, light: bool = False, questi
     return {
         "session": session_id,
         "question": question or snapshot.get("question") or "",
+        "page_session": page_session,
         "lang": language,
-        "texts": texts(language),
+        "texts": None if light else texts(language),
         "module": module_url(),
         "sessions": f"{base}/api/v1/sessions",
         "api": api,
@@ -133,9 +136,10 @@ def component_data(snapshot: dict, language: str, *, light: bool = False, questi
 
 
 def explanation(snapshot: dict, language: str, *, key: str = "live", light: bool = False, question: str = "",
-                on_ended=None):
+                page_session: str | None = None, on_ended=None):
     """Mount the live explanation; returns the component's result (``.chat`` on the run a step's chat was asked)."""
-    return _component(key=key, data=component_data(snapshot, language, light=light, question=question),
+    data = component_data(snapshot, language, light=light, question=question, page_session=page_session)
+    return _component(key=key, data=data,
                       on_ended_change=on_ended or (lambda: None), on_chat_change=lambda: None)
 
 

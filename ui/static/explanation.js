@@ -578,15 +578,19 @@ async function withSnapshot(data) { // light data (a rerun after the end): the s
 }
 
 export function mount(component) {
-  const { data, parentElement, setTriggerValue } = component;
+  let { data } = component;
+  const { parentElement, setTriggerValue } = component;
   if (data.sessions) asker = component, listenToTheForm();
+  if (data.texts) textsByLang[data.lang] = data.texts;
+  data = { ...data, texts: data.texts || textsByLang[data.lang] || {} }; // light data leaves them out
+  component = { ...component, data };
   let view = views.get(parentElement);
   if (view?.started && !data.session) { // a run that began before the session did: keep showing it
     view.trigger = setTriggerValue;
     return undefined;
   }
   if (view) delete view.started;
-  showBelow(true);
+  hidePage(data.session && data.page_session !== data.session ? "around" : null);
   if (!data.session) { // the Ask page with no session: fetch the code, so the first answer shows at once
     if (view) view.close(), views.delete(parentElement), parentElement.replaceChildren();
     loadLibraries();
@@ -613,6 +617,7 @@ export function mount(component) {
 
 // --- the fast path: the Ask form's stored answers, with no Streamlit rerun -----------------------------------
 
+const textsByLang = {};
 let asker = null; // the latest mount of the component that may start sessions (its data has `sessions`)
 let asking = false;
 let passing = false; // the submit we hand back to Streamlit
@@ -677,11 +682,14 @@ async function askStored(component, question) {
     total_steps: null, duration: "", light: false, steps: [], board: null, error: null }, setTriggerValue);
   view.started = true; // until a run of the page draws this session itself
   views.set(parentElement, view);
-  showBelow(false);
+  hidePage("all");
   loadLibraries().then(() => { view.steps.forEach((s) => view.dirty.add(s.step)); view.render(); });
   return true;
 }
 
-function showBelow(shown) { // what the page drew under the form belongs to the run before this session
-  document.documentElement.toggleAttribute("data-tutor-started", !shown);
+// What the page drew belongs to another session: "all" of it while a session started here streams; after the
+// end's run (a fragment: the actions and the rating form are this session's), what is "around" the fragment.
+function hidePage(what) {
+  if (what) document.documentElement.dataset.tutorHide = what;
+  else delete document.documentElement.dataset.tutorHide;
 }
