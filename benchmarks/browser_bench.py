@@ -4,7 +4,8 @@
   (``requestAnimationFrame`` after the ``MutationObserver`` saw them), timed in the page with
   ``performance.now()`` (the click is read by a capture listener on ``window``, before the page's own); median
   over runs, each a fresh tab asking a different library lesson. A stored answer takes the fast path: the live
-  component asks the API itself and streams it, with no Streamlit rerun.
+  component asks the API itself and streams it, with no Streamlit rerun (the tab waits until the component's
+  module has mounted, ``window.__tutorAsk``; a click before that takes the page's path).
 * ``ws_bytes_per_text_char`` — in the same runs: bytes the tab received for the explanation, as Chromium counts
   them through CDP's Network domain: the response bodies on the wire of every ``/api/v1/`` request (``Network.
   dataReceived`` ``encodedDataLength``: the ask, the ``…/live`` stream with its gzip and chunked framing, any
@@ -177,7 +178,8 @@ def _open(context, url: str):
     page.on("websocket", websocket)
     page.goto(url + "/")
     page.locator(key("question") + " textarea").wait_for()
-    return page, frames, wire
+    page.wait_for_function("() => window.__tutorAsk !== undefined")  # the live component is ready: a student's
+    return page, frames, wire                                         # first click never comes before it
 
 
 def _warm_up(context, url: str, tutor, identity, lesson) -> None:

@@ -305,3 +305,20 @@ def test_a_question_with_no_stored_answer_takes_the_pages_path(server, context):
     assert len(reruns) > before  # the form's submit went through: the page asked (and generated) as before
     assert tutor.credits.balance(me) == credits - 1
     assert page.locator(".tutor-question").inner_text() == GENERATED_QUESTION
+
+
+def test_ctrl_enter_in_the_box_asks_a_stored_answer_without_a_rerun_too(server, context):
+    base, tutor = server
+    page = context.new_page()
+    reruns = rerun_requests(page)
+    sign_in(page, base, "ana@example.org")
+    page.locator(key("examples")).wait_for()
+    page.wait_for_timeout(300)
+    before = len(reruns)
+    box = page.locator(key("question") + " textarea")
+    box.fill(LESSON_ES[6].question.text)
+    box.press("Control+Enter")
+    page.wait_for_url(re.compile(r"[?&]session="))
+    wait_for_text(page, 50)
+    assert len(reruns) == before
+    assert page.locator(".tutor-question").inner_text() == LESSON_ES[6].question.text
