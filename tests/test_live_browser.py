@@ -277,6 +277,15 @@ def test_a_stored_answer_streams_with_no_rerun_until_its_end_and_stays_on_reload
     shown = text_of(page)
     assert all(shown.count(step.title) == 1 for step in lesson.answer.steps)
 
+    lesson = LESSON_ES[7]  # again, right after the end's run
+    ask(page, lesson.question.text)
+    page.wait_for_function("id => !location.search.includes(id)", arg=session_id)
+    assert page.locator(key("pause") + " button").inner_text() == "Pausa"
+    assert page.locator(".tutor-question").inner_text() == lesson.question.text
+    page.locator(key("rate_submit") + " button").wait_for()
+    assert len(reruns) == before + 2 and all(reruns[-2:])
+    session_id = session_of(page)
+
     page.reload()
     page.locator(key("rate_submit") + " button").wait_for()
     assert session_of(page) == session_id and page.locator(".tutor-question").inner_text() == lesson.question.text

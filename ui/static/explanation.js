@@ -580,10 +580,10 @@ async function withSnapshot(data) { // light data (a rerun after the end): the s
 export function mount(component) {
   let { data } = component;
   const { parentElement, setTriggerValue } = component;
-  if (data.sessions) asker = component, listenToTheForm();
   if (data.texts) textsByLang[data.lang] = data.texts;
   data = { ...data, texts: data.texts || textsByLang[data.lang] || {} }; // light data leaves them out
   component = { ...component, data };
+  if (data.sessions) asker = component, listenToTheForm();
   let view = views.get(parentElement);
   if (view?.started && !data.session) { // a run that began before the session did: keep showing it
     view.trigger = setTriggerValue;
@@ -670,7 +670,8 @@ async function askStored(component, question) {
   const old = views.get(parentElement);
   if (old?.status === "streaming") { // as the page does: the explanation left behind stays where it was
     fetch(`${old.data.api}/pause`, { method: "POST", credentials: "same-origin",
-                                     headers: { "X-Tutor-Request": "1" } }).catch(() => {});
+                                     headers: { "X-Tutor-Request": "1", "Content-Type": "application/json" },
+                                     body: JSON.stringify({ at: old.cursor }) }).catch(() => {});
   }
   old?.close();
   const url = new URL(window.location.href);
