@@ -39,6 +39,8 @@ class Token(BaseModel):
 class Ask(BaseModel):
     question: str
     language: str | None = Field(default=None, max_length=8)
+    stored_only: StrictBool = Field(default=False, description="serve only a stored answer (a lesson, a cached "
+                                    "one); otherwise 409 `not_stored`, with nothing created or charged")
 
 
 class Started(BaseModel):
@@ -91,16 +93,16 @@ class Health(BaseModel):
     store: bool
 
 
-async def sse_messages(pairs, language: str):
+async def sse_messages(pairs, language: str, encode=sse):
     """``(event, id)`` pairs as SSE messages; a failure after the 200 went out becomes an ``error`` event."""
     try:
         async for item, event_id in pairs:
-            yield sse(item, event_id)
+            yield encode(item, event_id)
     except TutorError as error:  # after the 200 went out, a refusal can only be an event
-        yield sse(error.to_event(language))
+        yield encode(error.to_event(language))
     except Exception:
         log.exception("event stream failed")
-        yield sse(TutorError("error").to_event(language))
+        yield encode(TutorError("error").to_event(language))
 
 
 def _event_stream(pairs, language: str) -> StreamingResponse:
@@ -124,10 +126,12 @@ async def health(request: Request, response: Response):
     return Health(status="ok" if ok else "degraded", **checks)
 
 
-@router.post("/sessions", status_code=201, response_model=Started, tags=["explanations"])
+@router.post("/sessions", status_code=201, response_model=Started, tags=["explanations"],
+             responses={409: {"description": "`not_stored`: `stored_only` and no stored answer matches"}})
 async def ask(body: Ask, request: Request, me=Depends(caller)):
     tutor = await tutor_of(request)
-    state = await run_in_threadpool(lambda: tutor.ask(me, body.question, language=body.language))
+    state = await run_in_threadpool(lambda: tutor.ask(me, body.question, language=body.language,
+                                                      stored_only=body.stored_only))
     return Started(session_id=state["id"], status=state["status"], cached=bool(state.get("answer_id")),
                    language=state["language"], question_hash=state["question_hash"],
                    events=f"{request.scope.get('root_path', '')}/v1/sessions/{state['id']}/events")
@@ -157,7 +161,9 @@ async def live_stream(session_id: str, request: Request, me=Depends(caller),
                       last_event_id: str | None = Header(default=None, max_length=40),
                       after: str = Query(max_length=40, description="the position token the client holds")):
     """For the pages' explanation component: ``/events`` from ``after``, with whiteboard patches (``board``
-    events: a ``reset`` first, then ``append``/``replace``) instead of canvas commands; gzip per message."""
+    events: a ``reset`` first, then ``append``/``replace``) instead of canvas commands, and text chunks as
+    ``event:c`` with the chunk alone as data (a JSON string) and an ``id`` only on a step's last chunk (the client
+    adds the chunk's code points to its token's position); gzip per message."""
     tutor = await tutor_of(request)
     have = Cursor.parse(last_event_id or after)
     snapshot = await run_in_threadpool(tutor.snapshot, me, str(session_id))
@@ -166,8 +172,8 @@ async def live_stream(session_id: str, request: Request, me=Depends(caller),
     pairs = streams.explanation(tutor, me, str(session_id), have, limiter=hub.limiter, publish=hub.publish,
                                 watching=hub.watching)
     board = live.BoardStream(str(session_id), live.drawn_before(snapshot, resolve(snapshot, have)))
-    messages = sse_messages(board.translated(pairs), me.language)
-    return live.response(sse(board.first), messages, request.headers.get("accept-encoding", ""))
+    messages = sse_messages(board.translated(pairs), me.language, encode=live.message)
+    return live.response(live.message(board.first), messages, request.headers.get("accept-encoding", ""))
 
 
 class PauseAt(BaseModel):

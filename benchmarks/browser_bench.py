@@ -2,17 +2,24 @@
 
 * ``browser_first_text_ms`` — click Ask → the first words of step 1 are in the page and a frame has been drawn
   (``requestAnimationFrame`` after the ``MutationObserver`` saw them), timed in the page with
-  ``performance.now()``; median over runs, each a fresh tab asking a different library lesson.
+  ``performance.now()`` (the click is read by a capture listener on ``window``, before the page's own); median
+  over runs, each a fresh tab asking a different library lesson. A stored answer takes the fast path: the live
+  component asks the API itself and streams it, with no Streamlit rerun (the tab waits until the component's
+  module has mounted, ``window.__tutorAsk``; a click before that takes the page's path).
 * ``ws_bytes_per_text_char`` — in the same runs: bytes the tab received for the explanation, as Chromium counts
-  them through CDP's Network domain: the live stream's response bytes on the wire (``Network.dataReceived``
-  ``encodedDataLength`` of ``…/live?`` requests: gzip, chunked framing) plus the payloads of the Streamlit
-  websocket's frames (``Network.webSocketFrameReceived``; CDP gives them after permessage-deflate is undone, so
-  this errs high), from the click on Ask to the ``script_finished`` of the rerun that draws the rating form,
-  divided by the explanation's text length; median over runs. ``by_length`` repeats it for answers 1×, 4× and
-  16× as long (a lesson's first step, stored as a library answer of 1, 2 and 8 steps of 1 or 2 copies).
+  them through CDP's Network domain: the response bodies on the wire of every ``/api/v1/`` request (``Network.
+  dataReceived`` ``encodedDataLength``: the ask, the ``…/live`` stream with its gzip and chunked framing, any
+  snapshot; not the HTTP headers, ≈ 0.2–0.3 KB a request) plus the payloads of the Streamlit websocket's frames
+  (``Network.webSocketFrameReceived``; CDP gives them after permessage-deflate is undone, so this errs high),
+  from the click on Ask to the ``script_finished`` of the rerun that draws the rating form, divided by the
+  explanation's text length; median over runs. ``by_length`` repeats it for answers 1×, 4× and 16× as long (a
+  lesson's first step, stored as a library answer of 1, 2 and 8 steps of 1 or 2 copies); ``stream_only`` is the
+  ``…/live`` stream alone.
 * ``browser_pause_text_after_chars`` — while an explanation streams (after 250 visible characters), click Pause;
   characters of the explanation's visible text (``innerText``) 1 s after the Resume button appeared, minus those
   at the click (read in the click handler); median over runs.
+
+``python -m benchmarks.browser_bench`` runs these alone (see ``--help``), at ``python -m benchmarks``' browser pace.
 """
 from __future__ import annotations
 
@@ -69,7 +76,7 @@ def first_words(content: str, chunk_size: int, words: int = 3) -> str:
 _INSTRUMENT_FIRST_TEXT = """
 needle => {
   const b = window.__bench = {click: null, dom: null, frame: null};
-  document.addEventListener('click', e => {
+  window.addEventListener('click', e => {
     if (b.click === null && e.target.closest('.st-key-ask')) b.click = performance.now();
   }, true);
   const obs = new MutationObserver(() => {
@@ -122,10 +129,12 @@ def run(backend: Backend, server: StreamlitServer, tutor, browser, results: Resu
 
 
 class WireBytes:
-    """Bytes the tab receives, as Chromium counts them (CDP): the live stream on the wire + websocket payloads."""
+    """Bytes the tab receives, as Chromium counts them (CDP): API response bodies on the wire (``stream``; the
+    ``…/live`` stream alone in ``live``) + websocket payloads."""
 
     def __init__(self, context, page):
-        self.ws = self.stream = 0
+        self.ws = self.stream = self.live_stream = 0
+        self.api: set[str] = set()
         self.live: set[str] = set()
         cdp = context.new_cdp_session(page)
         cdp.on("Network.requestWillBeSent", self._request)
@@ -134,12 +143,17 @@ class WireBytes:
         cdp.send("Network.enable")
 
     def _request(self, event) -> None:
-        if "/live?" in event["request"]["url"]:
+        url = event["request"]["url"]
+        if "/api/v1/" in url:
+            self.api.add(event["requestId"])
+        if "/live?" in url:
             self.live.add(event["requestId"])
 
     def _data(self, event) -> None:
-        if event["requestId"] in self.live:
+        if event["requestId"] in self.api:
             self.stream += event.get("encodedDataLength") or 0
+        if event["requestId"] in self.live:
+            self.live_stream += event.get("encodedDataLength") or 0
 
     def _frame(self, event) -> None:
         response = event["response"]
@@ -164,7 +178,8 @@ def _open(context, url: str):
     page.on("websocket", websocket)
     page.goto(url + "/")
     page.locator(key("question") + " textarea").wait_for()
-    return page, frames, wire
+    page.wait_for_function("() => window.__tutorAsk !== undefined")  # the live component is ready: a student's
+    return page, frames, wire                                         # first click never comes before it
 
 
 def _warm_up(context, url: str, tutor, identity, lesson) -> None:
@@ -189,7 +204,7 @@ def _first_text(context, url: str, lesson, chunk_size: int) -> dict:
         page.evaluate(_INSTRUMENT_FIRST_TEXT, needle)
         page.locator(key("question") + " textarea").fill(lesson.question.text)
         mark = len(frames)
-        wire_mark = (wire.ws, wire.stream)
+        wire_mark = (wire.ws, wire.stream, wire.live_stream)
         page.locator(key("ask") + " button").click()
         page.wait_for_function("() => window.__bench.frame !== null")
         page.locator(key("rate_submit") + " button").wait_for()
@@ -211,7 +226,8 @@ def _first_text(context, url: str, lesson, chunk_size: int) -> dict:
         ws_bytes, stream_bytes = wire.ws - wire_mark[0], wire.stream - wire_mark[1]
         return {"lesson": lesson.name, "needle": needle, "first_text_ms": round(bench["frame"] - bench["click"], 1),
                 "first_text_dom_ms": round(bench["dom"] - bench["click"], 1), "ws_bytes": ws_bytes,
-                "stream_bytes": stream_bytes, "ws_frames": finished + 1 - mark, "text_chars": text_chars,
+                "stream_bytes": stream_bytes, "live_bytes": wire.live_stream - wire_mark[2],
+                "ws_frames": finished + 1 - mark, "text_chars": text_chars,
                 "ws_bytes_per_text_char": round((ws_bytes + stream_bytes) / text_chars, 2)}
     finally:
         page.close()
@@ -260,12 +276,12 @@ def first_text(context, server: StreamlitServer, tutor, lessons, results: Result
                 **common, by_length={f"{times}x": median([r["ws_bytes_per_text_char"] for r in rs])
                                      for times, rs in by_length.items()},
                 by_length_runs={f"{times}x": rs for times, rs in by_length.items()},
-                stream_only_by_length={f"{times}x": median([r["stream_bytes"] / r["text_chars"] for r in rs])
+                stream_only_by_length={f"{times}x": median([r["live_bytes"] / r["text_chars"] for r in rs])
                                        for times, rs in by_length.items()},
-                stream_only=median([r["stream_bytes"] / r["text_chars"] for r in runs]),
+                stream_only=median([r["live_bytes"] / r["text_chars"] for r in runs]),
                 method="CDP Network events from the click on Ask to the script_finished of the rerun that draws "
-                       "the rating form: encodedDataLength of the …/live stream + websocket frame payloads, / "
-                       "characters of the answer's step contents")
+                       "the rating form: encodedDataLength of /api/v1/ response bodies (the ask, the …/live "
+                       "stream) + websocket frame payloads, / characters of the answer's step contents")
 
 
 def pause_text_after(context, server: StreamlitServer, lessons, results: Results, p: dict) -> None:
@@ -307,3 +323,46 @@ def launch():
     except Exception:
         playwright.stop()
         raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The browser benchmarks alone, on one backend, at the browser pace of ``python -m benchmarks``."""
+    import argparse
+    import json
+    import sys
+
+    from .__main__ import BROWSER_PACE, _served, log
+    from .common import Results, backend
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.browser_bench", description=main.__doc__)
+    parser.add_argument("--quick", action="store_true", help="one run of each")
+    parser.add_argument("--backend", choices=("embedded", "servers"), default="embedded")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    playwright, browser = launch()
+    try:
+        with backend(args.backend) as b:
+            results = Results(b)
+            _served(b, results, BROWSER_PACE, lambda server, tutor: run(b, server, tutor, browser, results,
+                                                                         args.quick, log))
+    finally:
+        browser.close()
+        playwright.stop()
+    for key, entry in results.keys.items():
+        setup = entry["setup"]
+        extra = {k: setup[k] for k in ("by_length", "stream_only", "stream_only_by_length") if k in setup}
+        print(key, entry["value"], entry["unit"], json.dumps(extra) if extra else "")
+        for run_ in setup.get("runs", []):
+            print("   ", json.dumps({k: v for k, v in run_.items() if k not in ("needle",)}, ensure_ascii=False))
+        for times, runs in setup.get("by_length_runs", {}).items():
+            print("   ", times, [(r["ws_bytes"], r["stream_bytes"], r["live_bytes"], r["text_chars"],
+                                  r["ws_bytes_per_text_char"]) for r in runs])
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump({"keys": results.keys, "errors": results.errors}, out, indent=2, ensure_ascii=False)
+    if results.errors:
+        print("errors:", results.errors, file=sys.stderr)
+    return 1 if results.errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,12 +5,12 @@
      ├── InvalidInput         question_empty, question_too_long, question_not_text, invalid_email, weak_password,
      │                        invalid_role, invalid_language, invalid_name, invalid_text, invalid_rating,
      │                        formula_macro, formula_size, formula_color, formula_too_long, link_not_allowed,
-     │                        invalid_event_id, invalid_position, search_too_long, ...
+     │                        invalid_event_id, invalid_position, search_too_long, fresh_stored_only, ...
      ├── AuthError            auth_invalid, auth_expired, auth_failed
      ├── Forbidden            forbidden
      ├── NotFound             not_found, unknown_user, unknown_class, session_not_found, chat_not_found,
      │                        step_not_found
-     ├── Conflict             registration_failed
+     ├── Conflict             registration_failed, not_stored
      ├── AIError              ai_unavailable, ai_failed, ai_timeout, ai_rate_limited, ai_invalid_output
      ├── RateLimited          rate_limited  (has ``retry_after`` seconds)
      ├── InsufficientCredits  insufficient_credits

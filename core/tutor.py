@@ -194,7 +194,9 @@ class Tutor:
 
     def ask(self, identity: Identity, question: str, **context: Any) -> dict:
         """Start an explanation. ``fresh=True`` asks for a new generation even when an answer is stored (costs a
-        credit; ``fresh_unavailable`` without a provider): the stored answer stays, the new one is kept beside it."""
+        credit; ``fresh_unavailable`` without a provider): the stored answer stays, the new one is kept beside it.
+        ``stored_only=True`` serves only a stored answer (a lesson, a cached one): otherwise ``Conflict("not_stored")``
+        before anything is written, limited or charged (a page then takes the usual path)."""
         return self.explanations.start(identity, question, **context)
 
     def stream(self, identity: Identity, session_id: str, **kwargs: Any):

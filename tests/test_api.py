@@ -217,6 +217,25 @@ def test_generated_answer_and_refusals_of_limits_and_credits(api, client):
     assert int(statuses[8].headers["retry-after"]) >= 1
 
 
+def test_stored_only_serves_a_lesson_and_refuses_anything_else_without_a_trace(api, client):
+    me, headers = api.user(credits=1)
+    served = ask(client, headers, QUESTION, stored_only=True)
+    assert served["cached"] is True and served["status"] == "streaming"
+    events = read_events(client, f"{V1}/sessions/{served['session_id']}/events", headers)
+    assert text_of(events) == FULL_TEXT
+
+    calls, before = len(api.fake.calls), client.get(f"{V1}/sessions", headers=headers).json()["items"]
+    unknown = f"Why is {uuid.uuid4().hex[:6]} a colour?"
+    refused = client.post(f"{V1}/sessions", json={"question": unknown, "stored_only": True}, headers=headers)
+    assert refused.status_code == 409 and error_code(refused) == "not_stored"
+    assert client.get(f"{V1}/sessions", headers=headers).json()["items"] == before  # no session written
+    assert api.tutor.credits.balance(me) == 1 and len(api.fake.calls) == calls  # nothing charged or generated
+    for bad in ("yes", 1, None):
+        response = client.post(f"{V1}/sessions", json={"question": QUESTION, "stored_only": bad}, headers=headers)
+        assert response.status_code == 422, bad
+    assert ask(client, headers, unknown)["cached"] is False  # the usual ask still generates it
+
+
 def test_a_failed_generation_ends_the_stream_with_an_error_event(api, client):
     _, headers = api.user()
     api.fake.fail_next("500")

@@ -1,14 +1,16 @@
 """``GET /api/v1/sessions/{id}/live``: the pages' stream (the events of ``/events`` with whiteboard patches instead of
-canvas commands, gzip per message), against a real ``streamlit run`` server; patches are applied here to an
-ElementTree copy and compared with ``…/whiteboard.svg``."""
+canvas commands, text chunks on a lean wire, gzip per message), against a real ``streamlit run`` server; patches
+are applied here to an ElementTree copy and compared with ``…/whiteboard.svg``, positions counted as the browser
+does."""
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
-from api_support import FULL_TEXT, LESSON, QUESTION, deployment, read_events, text_of
+from api_support import FULL_TEXT, LESSON, QUESTION, deployment
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -69,6 +71,57 @@ def board_of(events: list, board: BoardCopy | None = None) -> BoardCopy:
     return board
 
 
+def read_events(client, url: str, headers: dict, *, until=None, params=None) -> list:
+    """``[(event, data, id or None)]`` as the component parses the stream: an id belongs to its own message only
+    (an EventSource would carry the last one over; the component never uses one)."""
+    got, buffer = [], ""
+    with client.stream("GET", url, headers=headers, params=params) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for text in response.iter_text():
+            buffer += text
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                fields = dict(line.split(":", 1) for line in block.split("\n") if not line.startswith(":"))
+                if "data" in fields:
+                    got.append((fields.get("event", "message"), json.loads(fields["data"]), fields.get("id")))
+                    if until is not None and until(got):
+                        return got
+    return got
+
+
+def text_of(events: list) -> str:
+    """The text of a lean stream: ``c`` events carry the chunk alone (a JSON string)."""
+    return "".join(data for name, data, _ in events if name == "c")
+
+
+def token_after(events: list, start: str = "0:0:0") -> str:
+    """The position token a client holds after ``events``, kept as the component keeps it: a ``c`` event adds its
+    code points to the position; an id (every other event's, a step's last chunk's) is the token — and a chunk's
+    id must agree with the count."""
+    step, position, done = map(int, start.split(":"))
+    for name, data, event_id in events:
+        if name == "c":
+            position += len(data)
+            assert event_id is None or int(event_id.split(":")[1]) == position, (event_id, position)
+        if event_id:
+            step, position, done = map(int, event_id.split(":"))
+    return f"{step}:{position}:{done}"
+
+
+def test_text_chunks_are_lean_and_the_counted_token_is_the_servers(api, client):
+    _, headers = api.user()
+    session_id = start(client, headers)
+    events = read_events(client, f"/api/v1/sessions/{session_id}/live?after=0:0:0", headers)
+    chunks = [(data, event_id) for name, data, event_id in events if name == "c"]
+    assert "content_chunk" not in [name for name, _, _ in events] and all(isinstance(c, str) for c, _ in chunks)
+    assert sum(1 for _, event_id in chunks if event_id) == len(LESSON.answer.steps)  # one id per step: its end
+    assert text_of(events) == FULL_TEXT
+    final = client.get(f"/api/v1/sessions/{session_id}", headers=headers).json()
+    last = final["steps"][-1]
+    assert token_after(events) == f"{last['step']}:{len(FULL_TEXT)}:{len(last['commands']) + 1}"
+
+
 def test_the_stream_sends_patches_that_rebuild_the_whiteboard_exactly(api, client):
     me, headers = api.user()
     session_id = start(client, headers)
@@ -91,7 +144,7 @@ def test_the_body_is_gzip_flushed_per_message(api, client):
         assert response.headers["content-encoding"] == "gzip"
         assert response.headers["x-accel-buffering"] == "no"
         first = next(response.iter_text())  # the first message arrives alone, already decodable
-        assert first.startswith("event: board\n")
+        assert first.startswith("event:board\n")
 
 
 def test_a_reconnect_gets_the_board_so_far_then_the_rest(api, client):
@@ -100,7 +153,9 @@ def test_a_reconnect_gets_the_board_so_far_then_the_rest(api, client):
     url = f"/api/v1/sessions/{session_id}/live"
     first = read_events(client, url + "?after=0:0:0", headers,
                         until=lambda got: sum(n == "board" for n, _, _ in got) >= 3)
-    last_id = [i for _, _, i in first if i][-1]
+    first += read_events(client, url + f"?after={token_after(first)}", headers,  # a drop between two ids
+                         until=lambda got: sum(n == "c" for n, _, _ in got) >= 3)[1:]  # (its board reset left out)
+    last_id = token_after(first)
     rest = read_events(client, url, {**headers, "Last-Event-ID": last_id}, params={"after": "0:0:0"})
     assert rest[0][0] == "board" and rest[0][1]["patches"][0]["op"] == "reset"
     assert canonical(board_of(rest[:1]).root) == canonical(board_of(first).root)  # the board up to the token

@@ -6,7 +6,19 @@ import dataclasses
 import re
 import time
 
-from test_browser import LESSONS, ask, browser, context, dialogs, identity, key, server, session_of, sign_in  # noqa: F401
+from test_browser import (  # noqa: F401
+    GENERATED_QUESTION,
+    LESSONS,
+    ask,
+    browser,
+    context,
+    dialogs,
+    identity,
+    key,
+    server,
+    session_of,
+    sign_in,
+)
 
 from core.content.answers import validate_answer
 from core.content.questions import prepare
@@ -219,3 +231,103 @@ def test_asking_about_a_step_opens_the_chat_on_that_step(server, context):
     me = identity(tutor, "eve@example.org")
     chats = [r for r in tutor.history.sessions(me) if r["kind"] == "chat"]
     assert [(r["title"], r["parent_step"]) for r in chats] == [(lesson.question.text, 2)]
+
+
+def rerun_requests(page) -> list[str]:
+    """The Streamlit reruns the tab asks for (``rerun_script`` BackMsgs on its websocket), as a growing list of
+    their fragment ids (``""``: the whole page)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    sent: list[str] = []
+
+    def frame(payload) -> None:
+        msg = BackMsg()
+        msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
+        if msg.WhichOneof("type") == "rerun_script":
+            sent.append(msg.rerun_script.fragment_id)
+
+    page.on("websocket", lambda ws: ws.on("framesent", frame) if ws.url.endswith("/_stcore/stream") else None)
+    return sent
+
+
+def test_a_stored_answer_streams_with_no_rerun_until_its_end_and_stays_on_reload(server, context, dialogs):
+    base, tutor = server
+    lesson = LESSON_ES[5]
+    page = context.new_page()
+    reruns = rerun_requests(page)
+    sign_in(page, base, "eve@example.org")
+    page.locator(key("examples")).wait_for()
+    page.wait_for_timeout(300)  # the sign-in's runs are over
+    before = len(reruns)
+    ask(page, lesson.question.text)
+    page.locator(key("pause") + " button").wait_for()
+    wait_for_text(page, 100)
+    page.wait_for_url(re.compile(r"[?&]session="))
+    assert len(reruns) == before  # the text streams with no run of the page
+    assert page.locator(".tutor-question").inner_text() == lesson.question.text
+    assert page.locator(key("pause") + " button").inner_text() == "Pausa"
+    assert not page.locator(key("examples")).is_visible()  # the empty page's offers step aside
+    page.locator(key("rate_submit") + " button").wait_for()
+    assert len(reruns) == before + 1 and reruns[-1]  # one run at the end, of the fragment with the rating form
+    assert not page.locator(key("examples")).is_visible()  # drawn for no session: still aside
+    session_id = session_of(page)
+    me = identity(tutor, "eve@example.org")
+    done = tutor.snapshot(me, session_id)
+    assert done["status"] == "complete" and [s["text"] for s in done["steps"]] == [s.content for s in lesson.answer.steps]
+    assert page.locator(key("another_explanation")).first.is_visible()
+    shown = text_of(page)
+    assert all(shown.count(step.title) == 1 for step in lesson.answer.steps)
+
+    lesson = LESSON_ES[7]  # again, right after the end's run
+    ask(page, lesson.question.text)
+    page.wait_for_function("id => !location.search.includes(id)", arg=session_id)
+    assert page.locator(key("pause") + " button").inner_text() == "Pausa"
+    assert page.locator(".tutor-question").inner_text() == lesson.question.text
+    page.locator(key("rate_submit") + " button").wait_for()
+    assert len(reruns) == before + 2 and all(reruns[-2:])
+    session_id = session_of(page)
+
+    page.reload()
+    page.locator(key("rate_submit") + " button").wait_for()
+    assert session_of(page) == session_id and page.locator(".tutor-question").inner_text() == lesson.question.text
+    page.get_by_text("Explicación completa.").first.wait_for()
+    assert page.locator(key("explanation") + " .tutor-step").count() == len(lesson.answer.steps)
+    assert page.locator(key("question") + " textarea").input_value() == ""
+    page.locator(key("edit_question")).first.locator("button").click()  # in the fragment, for the whole page
+    page.wait_for_function("([s, text]) => document.querySelector(s)?.value === text",
+                           arg=[key("question") + " textarea", lesson.question.text])
+    assert dialogs == []
+
+
+def test_a_question_with_no_stored_answer_takes_the_pages_path(server, context):
+    base, tutor = server
+    page = context.new_page()
+    reruns = rerun_requests(page)
+    sign_in(page, base, "ana@example.org")
+    page.locator(key("examples")).wait_for()
+    page.wait_for_timeout(300)
+    before = len(reruns)
+    me = identity(tutor, "ana@example.org")
+    credits = tutor.credits.balance(me)
+    ask(page, GENERATED_QUESTION)
+    page.wait_for_url(re.compile(r"[?&]session="))
+    wait_for_text(page, 20)
+    assert len(reruns) > before  # the form's submit went through: the page asked (and generated) as before
+    assert tutor.credits.balance(me) == credits - 1
+    assert page.locator(".tutor-question").inner_text() == GENERATED_QUESTION
+
+
+def test_ctrl_enter_in_the_box_asks_a_stored_answer_without_a_rerun_too(server, context):
+    base, tutor = server
+    page = context.new_page()
+    reruns = rerun_requests(page)
+    sign_in(page, base, "ana@example.org")
+    page.locator(key("examples")).wait_for()
+    page.wait_for_timeout(300)
+    before = len(reruns)
+    box = page.locator(key("question") + " textarea")
+    box.fill(LESSON_ES[6].question.text)
+    box.press("Control+Enter")
+    page.wait_for_url(re.compile(r"[?&]session="))
+    wait_for_text(page, 50)
+    assert len(reruns) == before
+    assert page.locator(".tutor-question").inner_text() == LESSON_ES[6].question.text

@@ -4,7 +4,11 @@ The page draws the component once with the snapshot so far (the first paint need
 ``ui/static/explanation.js`` then reads ``GET /api/v1/sessions/{id}/live`` itself (login cookie, same origin),
 appends text deltas to the current step, applies whiteboard patches and calls Pause/Resume on the API directly.
 Streamlit reruns only on rare events the module reports with ``setTriggerValue``: ``ended`` (the explanation
-completed, paused or failed: the page draws what follows it) and ``chat`` (a step's "ask about this step").
+completed: the page draws what follows it) and ``chat`` (a step's "ask about this step").
+
+Mounted with no session (``idle``), the module takes over the Ask form's submit in the browser: it asks
+``POST /api/v1/sessions`` for a stored answer only and, on 201, streams it at once with no rerun (the URL gets
+``?session=``, so any later run draws that session); on anything else it lets the form's submit go through.
 
 ``ui/static/`` is served by our own route (``static_route``) with long cache headers; the inline loader imports
 the module with ``?v=<hash of the folder>`` so an upgrade busts every cache.
@@ -89,10 +93,22 @@ def texts(language: str) -> dict[str, str]:
     return {name: t(name, language) for name in TEXT_KEYS}
 
 
-def component_data(snapshot: dict, language: str, *, light: bool = False) -> dict:
+def module_url() -> str:
+    return f"{base_path()}{STATIC_PREFIX}/explanation.js?v={version()}"
+
+
+def idle_data(language: str) -> dict:
+    """No session yet: what the module needs to start one from the form (``sessions``: the API to ask)."""
+    return {"session": None, "lang": language, "texts": texts(language), "module": module_url(),
+            "sessions": f"{base_path()}/api/v1/sessions"}
+
+
+def component_data(snapshot: dict, language: str, *, light: bool = False, question: str = "",
+                   page_session: str | None = None) -> dict:
     """Everything the module needs, JSON-ready: the snapshot so far, URLs, the interface's words. ``light`` leaves
-    the steps and the board out (the rerun after the module reported the end: it already shows them, and fetches
-    the snapshot itself in the rare case it does not)."""
+    the steps, the board and the words out (the rerun after the module reported the end: it already shows them,
+    and fetches the snapshot itself in the rare case it does not). ``page_session``: the session the page around
+    the component was last drawn for (another one: the module keeps what the page drew for it hidden)."""
     view = ExplanationView.from_snapshot(snapshot)
     base = base_path()
     session_id = snapshot["session_id"]
@@ -100,9 +116,12 @@ def component_data(snapshot: dict, language: str, *, light: bool = False) -> dic
     error = TutorError("ai_failed").message_for(language) if view.status == SessionStatus.FAILED else None
     return {
         "session": session_id,
+        "question": question or snapshot.get("question") or "",
+        "page_session": page_session,
         "lang": language,
-        "texts": texts(language),
-        "module": f"{base}{STATIC_PREFIX}/explanation.js?v={version()}",
+        "texts": None if light else texts(language),
+        "module": module_url(),
+        "sessions": f"{base}/api/v1/sessions",
         "api": api,
         "cursor": cursor_token(snapshot),
         "status": view.status,
@@ -116,12 +135,16 @@ def component_data(snapshot: dict, language: str, *, light: bool = False) -> dic
     }
 
 
-def explanation(snapshot: dict, language: str, *, key: str = "live", light: bool = False, on_ended=None):
+def explanation(snapshot: dict, language: str, *, key: str = "live", light: bool = False, question: str = "",
+                page_session: str | None = None, on_ended=None):
     """Mount the live explanation; returns the component's result (``.chat`` on the run a step's chat was asked)."""
-    return _component(key=key, data=component_data(snapshot, language, light=light),
+    data = component_data(snapshot, language, light=light, question=question, page_session=page_session)
+    return _component(key=key, data=data,
                       on_ended_change=on_ended or (lambda: None), on_chat_change=lambda: None)
 
 
-def preload(key: str = "live_preload") -> None:
-    """Mount the module with nothing to show, so its code and libraries are in the browser before the first ask."""
-    _component(key=key, data={"session": None, "module": f"{base_path()}{STATIC_PREFIX}/explanation.js?v={version()}"})
+def idle(language: str, *, key: str = "live", on_ended=None):
+    """Mount the module with no session: its code and libraries load before the first ask, and it answers the
+    form's stored questions itself (same ``key`` as ``explanation``: one component across runs)."""
+    return _component(key=key, data=idle_data(language), on_ended_change=on_ended or (lambda: None),
+                      on_chat_change=lambda: None)

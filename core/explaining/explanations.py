@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from ..content import questions
 from ..content.mathtext import safe_prefix
-from ..errors import AIError, InvalidInput, NotFound, StoreError, TutorError
+from ..errors import AIError, Conflict, InvalidInput, NotFound, StoreError, TutorError
 from ..platform import authorization, db
 from ..platform.i18n import LANGUAGES, t
 from ..platform.metrics import Metrics
@@ -52,13 +52,18 @@ class Explanations:
     # --- starting ------------------------------------------------------------------------------------------------
 
     def start(self, identity, text, *, language: str | None = None, subject: str = "", level: str = "",
-              fresh: bool = False) -> dict:
+              fresh: bool = False, stored_only: bool = False) -> dict:
         """Create an explanation session for a question; the answer comes from the cache or a generation
-        (``fresh``: always a generation, kept beside the stored answer — see ``Generations.start_or_follow``)."""
+        (``fresh``: always a generation, kept beside the stored answer — see ``Generations.start_or_follow``;
+        ``stored_only``: only a stored answer, else ``Conflict("not_stored")`` with nothing written or charged)."""
+        if fresh and stored_only:
+            raise InvalidInput("fresh_stored_only")
         if fresh and self.generations.model is None:
             raise AIError("fresh_unavailable")
         question, cached, how = self._find(text, language or identity.language, subject, level)
         cached = None if fresh else cached
+        if stored_only and not cached:
+            raise Conflict("not_stored")
         language = question.language
         if self.limits is not None:
             self.limits.check(identity, "ask")  # before any write: a refused ask leaves nothing behind

@@ -68,6 +68,10 @@ ERRORS: dict[str, dict[str, str]] = {
                                 "ninguno configurado. Puedes seguir con la explicación que ya tienes.",
                           "en": "Asking for another explanation needs an AI provider, and this tutor has none "
                                 "configured. You can keep the explanation you have."},
+    "not_stored": {"es": "No hay ninguna explicación guardada para esta pregunta.",
+                   "en": "There is no stored explanation for this question."},
+    "fresh_stored_only": {"es": "No se puede pedir otra explicación y a la vez solo una guardada.",
+                          "en": "Another explanation and only a stored one cannot be asked for at once."},
     "conflict": {"es": "Conflicto con datos existentes.", "en": "Conflicts with existing data."},
     "ai_unavailable": {
         "es": "Ahora mismo solo puedo mostrar explicaciones ya guardadas, y todavía no tengo ninguna para esto.",

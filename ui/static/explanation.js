@@ -1,8 +1,10 @@
 // The live explanation (ui/live.py mounts it): steps with Markdown + KaTeX, the whiteboard, Pause/Resume.
 //
 // It follows GET {api}/live?after=TOKEN (SSE over fetch: the login cookie goes along, same origin), appends each
-// text delta to its step, applies whiteboard patches (SVG parsed with DOMParser, never innerHTML), and calls
+// text delta to its step (`c` events carry the chunk alone: the position token is counted here, in code points),
+// applies whiteboard patches (SVG parsed with DOMParser, never innerHTML), and calls
 // POST {api}/pause|resume with the X-Tutor-Request header. Streamlit reruns only on `ended` and `chat` triggers.
+// Mounted on the Ask page, it also answers the form's submit itself when a stored answer matches (askStored).
 
 const VERSION = new URL(import.meta.url).search;
 const asset = (path) => new URL(path + VERSION, import.meta.url).href;
@@ -244,6 +246,8 @@ class LiveView {
   build() {
     const t = this.t;
     const root = el("div", "tutor-live", { lang: this.data.lang });
+    const question = el("h3", "tutor-question");
+    question.textContent = (this.data.question || "").split(/\s+/).join(" ").trim();
     const bar = el("div", "tutor-live-bar");
     this.pauseButton = el("button", "tutor-button", { type: "button" });
     this.pauseButton.textContent = t.pause;
@@ -280,7 +284,7 @@ class LiveView {
     reading.append(this.waiting, this.text, this.announcer);
     const columns = el("div", "tutor-columns");
     columns.append(reading, boardBox);
-    root.append(bar, this.notice, columns);
+    root.append(...(question.textContent ? [question] : []), bar, this.notice, columns);
     this.parent.replaceChildren(root);
     this.root = root;
     this.stepNodes = new Map();
@@ -344,7 +348,7 @@ class LiveView {
 
   ended(status, error) { // only completion reruns the page (it draws the rating form)
     this.showState(status, error);
-    if (status === "complete") this.trigger("ended", { status, cursor: this.cursor });
+    if (status === "complete") this.trigger("ended", { status, cursor: this.cursor, session: this.session });
   }
 
   // -- the stream --
@@ -391,6 +395,7 @@ class LiveView {
   apply(event) {
     let data;
     try { data = JSON.parse(event.data); } catch { return false; }
+    if (event.name === "c") return this.chunk(String(data), event.id);
     if (event.id) this.cursor = event.id;
     const step = data.step ? this.stepAt(data.step) : null;
     switch (event.name) {
@@ -449,6 +454,26 @@ class LiveView {
       default:
         return false;
     }
+  }
+
+  chunk(text, id) { // a text chunk of the lean wire: its position is counted here, checked at each id
+    const [number, position, done] = this.cursor.split(":").map(Number);
+    const after = position + Array.from(text).length; // code points, as Python's len
+    if (id && Number(id.split(":")[1]) !== after) return this.repair();
+    this.cursor = id || `${number}:${after}:${done}`;
+    const step = this.stepAt(number);
+    this.waiting.hidden = true;
+    step.text += text;
+    step.complete = Boolean(id); // only a step's last chunk carries an id
+    this.dirty.add(step.step);
+    this.speak(text, step.complete);
+    return false;
+  }
+
+  repair() { // the text here and the server's disagree (never expected): start again from the session itself
+    this.abort?.abort();
+    withSnapshot(this.data).then((full) => { if (this.root.isConnected) this.load(full); });
+    return true;
   }
 
   stepAt(number) {
@@ -546,16 +571,31 @@ async function withSnapshot(data) { // light data (a rerun after the end): the s
   const [snapshot, board] = await Promise.all([get("").then((r) => r.json()), get("/whiteboard.svg").then((r) => r.text())]);
   const steps = (snapshot.steps || []).map((s) => ({ step: s.step, title: s.title, text: s.text,
                                                      complete: Boolean(s.complete), check_failed: s.check_failed || [] }));
-  return { ...data, steps, board, status: snapshot.status || data.status, total_steps: snapshot.total_steps };
+  const last = snapshot.steps?.at(-1); // the token of what the snapshot holds, as ui/live.py: cursor_token
+  const cursor = last ? `${last.step}:${steps.reduce((n, s) => n + Array.from(s.text).length, 0)}:`
+    + `${(last.commands || []).length + Number(Boolean(last.complete))}` : "0:0:0";
+  return { ...data, steps, board, cursor, status: snapshot.status || data.status, total_steps: snapshot.total_steps };
 }
 
 export function mount(component) {
-  const { data, parentElement, setTriggerValue } = component;
-  if (!data.session) { // the Ask page before a question: only fetch the code, so the first answer shows at once
+  let { data } = component;
+  const { parentElement, setTriggerValue } = component;
+  if (data.texts) textsByLang[data.lang] = data.texts;
+  data = { ...data, texts: data.texts || textsByLang[data.lang] || {} }; // light data leaves them out
+  component = { ...component, data };
+  if (data.sessions) asker = component, listenToTheForm();
+  let view = views.get(parentElement);
+  if (view?.started && !data.session) { // a run that began before the session did: keep showing it
+    view.trigger = setTriggerValue;
+    return undefined;
+  }
+  if (view) delete view.started;
+  hidePage(data.session && data.page_session !== data.session ? "around" : null);
+  if (!data.session) { // the Ask page with no session: fetch the code, so the first answer shows at once
+    if (view) view.close(), views.delete(parentElement), parentElement.replaceChildren();
     loadLibraries();
     return undefined;
   }
-  let view = views.get(parentElement);
   const same = view && view.session === data.session && view.data.lang === data.lang && view.root?.isConnected;
   if (same && (view.abort || view.cursor === data.cursor)) {
     view.trigger = setTriggerValue; // the same explanation, still live or unchanged: keep it as it is
@@ -573,4 +613,84 @@ export function mount(component) {
     view.render();
   });
   return () => view.close();
+}
+
+// --- the fast path: the Ask form's stored answers, with no Streamlit rerun -----------------------------------
+
+const textsByLang = {};
+let asker = null; // the latest mount of the component that may start sessions (its data has `sessions`)
+let asking = false;
+let passing = false; // the submit we hand back to Streamlit
+
+function listenToTheForm() {
+  const installed = Boolean(window.__tutorAsk);
+  window.__tutorAsk = intercept; // the listeners call the newest module's
+  if (installed) return;
+  document.addEventListener("click", (event) => {
+    if (event.target.closest?.(".st-key-ask button")) window.__tutorAsk(event);
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)
+        && event.target.closest?.(".st-key-question textarea")) window.__tutorAsk(event);
+  }, true);
+}
+
+function intercept(event) {
+  const component = asker;
+  const question = document.querySelector(".st-key-question textarea")?.value.trim();
+  if (passing || !question || !component?.parentElement.isConnected) return; // Streamlit's path
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  if (asking) return;
+  asking = true;
+  askStored(component, question).then((started) => { if (!started) submitToStreamlit(); })
+    .finally(() => { asking = false; });
+}
+
+function submitToStreamlit() { // what the click would have done: the page's path (offers, generation, errors)
+  const button = document.querySelector(".st-key-ask button");
+  if (!button) return;
+  passing = true;
+  try { button.click(); } finally { passing = false; }
+}
+
+async function askStored(component, question) {
+  const { data, parentElement, setTriggerValue } = component;
+  let body;
+  try {
+    const response = await fetch(data.sessions, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-Tutor-Request": "1", "Content-Type": "application/json" },
+      body: JSON.stringify({ question, language: data.lang, stored_only: true }) });
+    if (response.status !== 201) return false;
+    body = await response.json();
+  } catch {
+    return false;
+  }
+  const old = views.get(parentElement);
+  if (old?.status === "streaming") { // as the page does: the explanation left behind stays where it was
+    fetch(`${old.data.api}/pause`, { method: "POST", credentials: "same-origin",
+                                     headers: { "X-Tutor-Request": "1", "Content-Type": "application/json" },
+                                     body: JSON.stringify({ at: old.cursor }) }).catch(() => {});
+  }
+  old?.close();
+  const url = new URL(window.location.href);
+  url.searchParams.set("session", body.session_id);
+  window.history.replaceState(window.history.state, "", url); // Streamlit sends it with its next run
+  const view = new LiveView(parentElement, {
+    session: body.session_id, question, lang: data.lang, texts: data.texts, module: data.module,
+    sessions: data.sessions, api: `${data.sessions}/${body.session_id}`, cursor: "0:0:0", status: "streaming",
+    total_steps: null, duration: "", light: false, steps: [], board: null, error: null }, setTriggerValue);
+  view.started = true; // until a run of the page draws this session itself
+  views.set(parentElement, view);
+  hidePage("all");
+  loadLibraries().then(() => { view.steps.forEach((s) => view.dirty.add(s.step)); view.render(); });
+  return true;
+}
+
+// What the page drew belongs to another session: "all" of it while a session started here streams; after the
+// end's run (a fragment: the actions and the rating form are this session's), what is "around" the fragment.
+function hidePage(what) {
+  if (what) document.documentElement.dataset.tutorHide = what;
+  else delete document.documentElement.dataset.tutorHide;
 }
