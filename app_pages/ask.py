@@ -224,8 +224,10 @@ def idle() -> None:
 def show_explanation(session_id: str, snapshot: dict):
     """The live explanation component (the question as its heading; it streams by itself)."""
     light = ss.pop("live_ended", None) == (session_id, snapshot["status"])
+    step = st.query_params.get("step", "")  # back from a chat on a step: show that step
     return live.explanation(snapshot, me.lang, key="live", light=light, question=question_of(session_id),
-                            page_session=ss.get("ask_page_session"), on_ended=_ended)
+                            page_session=ss.get("ask_page_session"), on_ended=_ended,
+                            focus_step=int(step) if step.isdigit() and len(step) < 5 else None)
 
 
 main()

@@ -175,6 +175,15 @@ def test_on_a_phone_the_board_stays_in_view_while_the_text_streams(server, brows
         board = page.locator(key("canvas")).bounding_box()
         assert board and board["y"] >= 0 and board["y"] + board["height"] <= 844 and board["width"] >= 300
         assert page.locator(key("canvas") + " svg").count() == 1
+        # the link back from a chat on a step (ask?session=ID&step=N) shows that step, below the sticky board
+        page.locator(key("rate_submit") + " button").wait_for()
+        last = len(LESSON_ES[2].answer.steps)
+        page.goto(f"{base}/ask?session={session_of(page)}&step={last}")
+        page.wait_for_function("n => document.activeElement?.id === `tutor-step-${n}`", arg=last)
+        title = page.locator(f"#tutor-step-{last}").bounding_box()
+        board = page.locator(key("canvas")).bounding_box()
+        assert title and board and board["y"] + board["height"] <= title["y"] < 844 - title["height"]
+        assert page.locator(f"#tutor-step-1").bounding_box()["y"] < 0, "scrolled: the first step is above"
     finally:
         phone.close()
 

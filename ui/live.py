@@ -104,7 +104,7 @@ def idle_data(language: str) -> dict:
 
 
 def component_data(snapshot: dict, language: str, *, light: bool = False, question: str = "",
-                   page_session: str | None = None) -> dict:
+                   page_session: str | None = None, focus_step: int | None = None) -> dict:
     """Everything the module needs, JSON-ready: the snapshot so far, URLs, the interface's words. ``light`` leaves
     the steps, the board and the words out (the rerun after the module reported the end: it already shows them,
     and fetches the snapshot itself in the rare case it does not). ``page_session``: the session the page around
@@ -118,6 +118,7 @@ def component_data(snapshot: dict, language: str, *, light: bool = False, questi
         "session": session_id,
         "question": question or snapshot.get("question") or "",
         "page_session": page_session,
+        "focus_step": focus_step,  # scrolled to when the view is first drawn (the link back from a step's chat)
         "lang": language,
         "texts": None if light else texts(language),
         "module": module_url(),
@@ -136,9 +137,10 @@ def component_data(snapshot: dict, language: str, *, light: bool = False, questi
 
 
 def explanation(snapshot: dict, language: str, *, key: str = "live", light: bool = False, question: str = "",
-                page_session: str | None = None, on_ended=None):
+                page_session: str | None = None, focus_step: int | None = None, on_ended=None):
     """Mount the live explanation; returns the component's result (``.chat`` on the run a step's chat was asked)."""
-    data = component_data(snapshot, language, light=light, question=question, page_session=page_session)
+    data = component_data(snapshot, language, light=light, question=question, page_session=page_session,
+                          focus_step=focus_step)
     return _component(key=key, data=data,
                       on_ended_change=on_ended or (lambda: None), on_chat_change=lambda: None)
 

@@ -537,6 +537,14 @@ class LiveView {
     }
   }
 
+  reveal(number) { // scroll a step into view and move the focus to its title (keyboard and screen readers follow)
+    const node = this.stepNodes.get(number);
+    if (!node) return;
+    node.title.setAttribute("tabindex", "-1");
+    node.title.closest("section").scrollIntoView({ block: "start" });
+    node.title.focus({ preventScroll: true });
+  }
+
   addStep(number) {
     const box = el("section", `tutor-step st-key-step_${number}`, { "aria-labelledby": `tutor-step-${number}` });
     const head = el("header", "tutor-step-head");
@@ -597,6 +605,7 @@ export function mount(component) {
     return undefined;
   }
   const same = view && view.session === data.session && view.data.lang === data.lang && view.root?.isConnected;
+  const fresh = !same;
   if (same && (view.abort || view.cursor === data.cursor)) {
     view.trigger = setTriggerValue; // the same explanation, still live or unchanged: keep it as it is
   } else {
@@ -611,6 +620,7 @@ export function mount(component) {
   loadLibraries().then(() => {
     view.steps.forEach((s) => view.dirty.add(s.step));
     view.render();
+    if (fresh && data.focus_step) view.reveal(data.focus_step);
   });
   return () => view.close();
 }
