@@ -4,8 +4,9 @@
   ``content_chunk`` (the session was created just before with ``POST /sessions``).
 - ``api_sse_bytes_per_text_char``: bytes of the whole event stream / characters of the explanation's text.
 - ``api_sse_{n}_gap_ms_p99``: n clients each streaming explanations back to back for a window; the gaps between
-  consecutive ``content_chunk`` events of one stream (the pacing is ``TUTOR_CHUNK_DELAY_MS``, 50 ms by default).
-- ``api_sse_streams_at_p99_100ms``: the largest measured n whose p99 gap was ≤ 100 ms (0 if none).
+  consecutive ``content_chunk`` events of one stream (the pacing is ``TUTOR_CHUNK_DELAY_MS``, 200 ms by default).
+- ``api_sse_streams_at_p99_100ms``: the largest measured n whose streams kept pace — p99 gap ≤ the pace + 100 ms
+  and at least 80 % of the gaps due in the window seen (chunks in late bursts do not count) — 0 if none.
 """
 from __future__ import annotations
 
@@ -62,11 +63,17 @@ async def _stream(http: httpx.AsyncClient, headers: dict, question: str, *, on_c
     return size, chars
 
 
-async def _first_chunks(url: str, headers: dict, question: str, runs: int) -> list[float]:
+ASKS_PER_USER = 10  # under the per-student ask limit (TUTOR_RATE_ASK_STUDENT, 20 a minute)
+
+
+async def _first_chunks(url: str, users: list[dict], question: str, runs: int) -> list[float]:
     times = []
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        for _ in range(runs):
-            sid = (await http.post("/api/v1/sessions", json={"question": question}, headers=headers)).json()
+        for run in range(runs):
+            headers = users[run // ASKS_PER_USER]
+            started = await http.post("/api/v1/sessions", json={"question": question}, headers=headers)
+            started.raise_for_status()
+            sid = started.json()
             sent = time.perf_counter()
             async with http.stream("GET", f"/api/v1/sessions/{sid['session_id']}/events", headers=headers) as r:
                 async for line in r.aiter_lines():
@@ -102,12 +109,15 @@ def run(backend, server: StreamlitServer, tutor, results: Results, quick: bool, 
     p = parameters(quick)
     question = _question(tutor)
     levels = p["levels"]
-    users = make_users(tutor, "api", sum(levels) + 1)  # fresh users per level: under the per-user ask limit
+    runs = FIRST_CHUNK_RUNS // (3 if quick else 1)
+    askers = -(-runs // ASKS_PER_USER) + 1
+    users = make_users(tutor, "api", sum(levels) + askers)  # fresh users per level: under the per-user ask limit
     tokens = [tutor.token_for(user) for user in users]
-    headers = {"Authorization": f"Bearer {tokens[-1]}"}
+    first_users = [{"Authorization": f"Bearer {token}"} for token in tokens[-askers:]]
+    headers = first_users[-1]  # one more ask, for the bytes
     try:
         log("  api: first chunk, bytes per character")
-        first = _run(_first_chunks(server.url, headers, question, FIRST_CHUNK_RUNS // (3 if quick else 1)))
+        first = _run(_first_chunks(server.url, first_users, question, runs))
         results.put("api_sse_first_chunk_ms_p50", percentile(first, 50), "ms", n=len(first),
                     method="GET /events sent → first content_chunk line read; cached answer")
         results.put("api_sse_first_chunk_ms_p99", percentile(first, 99), "ms", n=len(first))
@@ -131,9 +141,11 @@ def run(backend, server: StreamlitServer, tutor, results: Results, quick: bool, 
             results.failed(f"api_sse_{n}", error)
             log(f"    failed: {error!r}")
             continue
-        log(f"    p50 {percentile(gaps, 50):.0f} ms, p99 {p99:.0f} ms over {len(gaps)} gaps")
+        due = n * p["window_s"] * 1000 / max(1, tutor.settings.chunk_delay_ms)  # gaps if every stream kept pace
+        log(f"    p50 {percentile(gaps, 50):.0f} ms, p99 {p99:.0f} ms over {len(gaps)} gaps ({len(gaps) / due:.0%} of due)")
         results.put(f"api_sse_{n}_gap_ms_p99", p99, "ms", streams=n, gaps=len(gaps), window_s=p["window_s"],
                     gap_ms_p50=round(percentile(gaps, 50), 1))
-        best = n if p99 <= 100 else best
+        # on time: p99 within 100 ms of the pace, and (nearly) every gap due was seen — not chunks in bursts
+        best = n if p99 <= tutor.settings.chunk_delay_ms + 100 and len(gaps) >= 0.8 * due else best
         time.sleep(1.0)
     results.put("api_sse_streams_at_p99_100ms", best, "streams", levels=levels)
