@@ -258,14 +258,20 @@ def rerun_requests(page) -> list[str]:
     return sent
 
 
+def on_an_empty_ask_page(context, base: str, email: str):
+    """A new tab signed in on the Ask page with no session, its sign-in's runs over; and its rerun requests."""
+    page = context.new_page()
+    reruns = rerun_requests(page)
+    sign_in(page, base, email)
+    page.locator(key("examples")).wait_for()
+    page.wait_for_timeout(300)  # the sign-in's runs are over
+    return page, reruns
+
+
 def test_a_stored_answer_streams_with_no_rerun_until_its_end_and_stays_on_reload(server, context, dialogs):
     base, tutor = server
     lesson = LESSON_ES[5]
-    page = context.new_page()
-    reruns = rerun_requests(page)
-    sign_in(page, base, "eve@example.org")
-    page.locator(key("examples")).wait_for()
-    page.wait_for_timeout(300)  # the sign-in's runs are over
+    page, reruns = on_an_empty_ask_page(context, base, "eve@example.org")
     before = len(reruns)
     ask(page, lesson.question.text)
     page.locator(key("pause") + " button").wait_for()
@@ -309,11 +315,7 @@ def test_a_stored_answer_streams_with_no_rerun_until_its_end_and_stays_on_reload
 
 def test_a_question_with_no_stored_answer_takes_the_pages_path(server, context):
     base, tutor = server
-    page = context.new_page()
-    reruns = rerun_requests(page)
-    sign_in(page, base, "ana@example.org")
-    page.locator(key("examples")).wait_for()
-    page.wait_for_timeout(300)
+    page, reruns = on_an_empty_ask_page(context, base, "ana@example.org")
     before = len(reruns)
     me = identity(tutor, "ana@example.org")
     credits = tutor.credits.balance(me)
@@ -327,11 +329,7 @@ def test_a_question_with_no_stored_answer_takes_the_pages_path(server, context):
 
 def test_ctrl_enter_in_the_box_asks_a_stored_answer_without_a_rerun_too(server, context):
     base, tutor = server
-    page = context.new_page()
-    reruns = rerun_requests(page)
-    sign_in(page, base, "ana@example.org")
-    page.locator(key("examples")).wait_for()
-    page.wait_for_timeout(300)
+    page, reruns = on_an_empty_ask_page(context, base, "ana@example.org")
     before = len(reruns)
     box = page.locator(key("question") + " textarea")
     box.fill(LESSON_ES[6].question.text)
