@@ -183,7 +183,7 @@ def test_on_a_phone_the_board_stays_in_view_while_the_text_streams(server, brows
         title = page.locator(f"#tutor-step-{last}").bounding_box()
         board = page.locator(key("canvas")).bounding_box()
         assert title and board and board["y"] + board["height"] <= title["y"] < 844 - title["height"]
-        assert page.locator(f"#tutor-step-1").bounding_box()["y"] < 0, "scrolled: the first step is above"
+        assert page.locator("#tutor-step-1").bounding_box()["y"] < 0, "scrolled: the first step is above"
     finally:
         phone.close()
 
